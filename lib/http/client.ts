@@ -1,0 +1,380 @@
+import { Agent, errors as undiciErrors, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { ZodType } from 'zod';
+import { backoffDelay, serverRequestedWaitMs } from './backoff';
+import { ProviderError, redact } from './errors';
+import type { FailureKind } from './errors';
+import { LimiterQueueFullError } from './limiters';
+import type { RateLimiter } from './limiters';
+import { DEFAULT_RETRY_POLICY, mayRetry, submitMayHaveBeenAccepted } from './retry-policy';
+import type { AttemptFailure, RequestIntent, RetryPolicy } from './retry-policy';
+import { sleep } from './wait-queue';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RequestSpec {
+  method: HttpMethod;
+  /** Relative to the client's base URL, or an absolute http(s) URL (e.g. a provider's statusUrl). */
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  json?: unknown;
+  headers?: Record<string, string>;
+  intent: RequestIntent;
+  signal?: AbortSignal;
+  /** Named in every error about this request. */
+  jobId?: string;
+  /** Answers larger than this fail instead of filling memory. */
+  maxBodyBytes?: number;
+  /** Send the provider's credentials (false for public CDN URLs). Default true. */
+  authenticate?: boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** A provider's documented error body, reduced to what a person needs. */
+export interface DecodedError {
+  code?: string;
+  message?: string;
+}
+
+export interface RetryNotice {
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+export interface HttpClientOptions {
+  /** Display name used in errors, e.g. "PixelDojo". */
+  provider: string;
+  baseUrl: string;
+  /** Authentication headers, sent unless a request says otherwise. */
+  authHeaders?: Record<string, string>;
+  /** Values that must never appear in an error or log line. */
+  secrets?: readonly string[];
+  /** Limit for one attempt, from sending to the last byte of the answer. */
+  timeoutMs: number;
+  connectTimeoutMs?: number;
+  rateLimiter?: RateLimiter;
+  retry?: Partial<RetryPolicy>;
+  decodeError?: (status: number, body: string) => DecodedError | undefined;
+  onRetry?: (notice: RetryNotice) => void;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+const ERROR_BODY_LIMIT = 64 * 1024;
+const KEEP_ALIVE_MS = 4_000;
+const NEVER_CONNECTED_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const RESPONSE_TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** Thrown inside an attempt; turned into a ProviderError (or a retry) by the loop. */
+class AttemptError extends Error {
+  constructor(
+    readonly failure: AttemptFailure,
+    readonly kind: FailureKind,
+    message: string,
+    readonly decoded?: DecodedError,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The one HTTP client of the pack: a keep-alive pool per origin (undici Agent), timeouts,
+ * cancellation, the retry rules of `retry-policy`, the provider config's rate limiter on every
+ * attempt, and credentials kept out of every error.
+ */
+export class HttpClient {
+  private readonly agent: Agent;
+  private readonly policy: RetryPolicy;
+  private readonly base: URL;
+
+  constructor(private readonly options: HttpClientOptions) {
+    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.agent = new Agent({
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      connectTimeout: options.connectTimeoutMs ?? Math.min(options.timeoutMs, 10_000),
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  get provider(): string {
+    return this.options.provider;
+  }
+
+  /** Sends the request; a non-2xx answer becomes a ProviderError. */
+  async send(spec: RequestSpec): Promise<HttpResponse> {
+    const url = this.resolve(spec);
+    for (let attempt = 0; ; attempt++) {
+      await this.acquireSlot(spec);
+      try {
+        return await this.attempt(url, spec);
+      } catch (error) {
+        if (!(error instanceof AttemptError)) throw this.toProviderError(error, spec);
+        const delayMs = this.retryDelay(error, spec, attempt);
+        if (delayMs === undefined) throw this.finalError(error, spec);
+        this.options.onRetry?.({ attempt: attempt + 1, delayMs, reason: this.redact(error.message) });
+        await sleep(delayMs, spec.signal).catch((reason: unknown) => {
+          throw this.toProviderError(reason, spec);
+        });
+      }
+    }
+  }
+
+  /** Sends the request and parses its JSON answer against the documented schema. */
+  async json<T>(spec: RequestSpec, schema: ZodType<T>): Promise<T> {
+    const response = await this.send(spec);
+    return this.parse(response, schema, spec);
+  }
+
+  /** Parses an answer already received (e.g. one whose status a provider module inspects). */
+  parse<T>(response: HttpResponse, schema: ZodType<T>, spec: Pick<RequestSpec, 'jobId'>): T {
+    let data: unknown;
+    try {
+      data = JSON.parse(response.body.toString('utf8'));
+    } catch {
+      throw this.error(`${this.provider} sent an answer that is not JSON (HTTP ${response.status})`, spec, {
+        kind: 'malformed',
+        status: response.status,
+        retryable: false,
+      });
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue.path.length > 0 ? issue.path.join('.') : 'the body';
+      throw this.error(
+        `${this.provider} sent an answer without the documented shape (${where}: ${issue.message})`,
+        spec,
+        { kind: 'malformed', status: response.status, retryable: false },
+      );
+    }
+    return parsed.data;
+  }
+
+  /** Builds a ProviderError for this client: provider named, job id appended, credentials removed. */
+  error(
+    message: string,
+    spec: Pick<RequestSpec, 'jobId'>,
+    details: Omit<ConstructorParameters<typeof ProviderError>[1], 'provider' | 'jobId'>,
+  ): ProviderError {
+    const withJob = spec.jobId && !message.includes(spec.jobId) ? `${message} (job ${spec.jobId})` : message;
+    return new ProviderError(this.redact(withJob), { ...details, provider: this.provider, jobId: spec.jobId });
+  }
+
+  redact(text: string): string {
+    return redact(text, this.options.secrets ?? []);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+
+  private resolve(spec: RequestSpec): URL {
+    const url = /^https?:\/\//i.test(spec.path) ? new URL(spec.path) : new URL(spec.path.replace(/^\//, ''), this.base);
+    for (const [key, value] of Object.entries(spec.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url;
+  }
+
+  private async acquireSlot(spec: RequestSpec): Promise<void> {
+    try {
+      await this.options.rateLimiter?.acquire(spec.signal);
+    } catch (error) {
+      throw this.toProviderError(error, spec);
+    }
+  }
+
+  private async attempt(url: URL, spec: RequestSpec): Promise<HttpResponse> {
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
+    const headers: Record<string, string> = {
+      accept: 'application/json, image/*;q=0.9, */*;q=0.8',
+      ...(spec.authenticate === false ? {} : this.options.authHeaders),
+      ...spec.headers,
+    };
+    let body: string | undefined;
+    if (spec.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(spec.json);
+    }
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await request(url, { method: spec.method, headers, body, signal, dispatcher: this.agent });
+    } catch (error) {
+      throw this.classifyTransportError(error, spec.signal, timeout);
+    }
+    const responseHeaders = flattenHeaders(answer.headers);
+    const ok = answer.statusCode >= 200 && answer.statusCode < 300;
+    const limit = ok ? (spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) : ERROR_BODY_LIMIT;
+    let bytes: Buffer;
+    try {
+      bytes = await readBody(answer.body, limit, ok);
+    } catch (error) {
+      if (error instanceof AttemptError) throw error;
+      throw this.classifyTransportError(error, spec.signal, timeout);
+    }
+    if (ok) return { status: answer.statusCode, headers: responseHeaders, body: bytes };
+    const decoded = this.options.decodeError?.(answer.statusCode, bytes.toString('utf8'));
+    throw new AttemptError(
+      { kind: 'status', status: answer.statusCode },
+      'http',
+      describeStatus(this.provider, answer.statusCode, decoded),
+      decoded,
+      responseHeaders,
+    );
+  }
+
+  private classifyTransportError(error: unknown, callerSignal: AbortSignal | undefined, timeout: AbortSignal): Error {
+    if (callerSignal?.aborted) return this.abortedError();
+    if (timeout.aborted) {
+      return new AttemptError(
+        { kind: 'timeout', reachedServer: true },
+        'timeout',
+        `${this.provider} did not answer within ${this.options.timeoutMs} ms`,
+      );
+    }
+    const code = errorCode(error);
+    if (code && RESPONSE_TIMEOUT_CODES.has(code)) {
+      return new AttemptError(
+        { kind: 'timeout', reachedServer: true },
+        'timeout',
+        `${this.provider} did not answer within ${this.options.timeoutMs} ms`,
+      );
+    }
+    const neverConnected = code !== undefined && NEVER_CONNECTED_CODES.has(code);
+    const detail = error instanceof Error ? error.message : String(error);
+    return new AttemptError(
+      neverConnected ? { kind: 'network', reachedServer: false } : { kind: 'network', reachedServer: true },
+      'network',
+      neverConnected
+        ? `could not connect to ${this.provider} at ${this.base.origin} (${code})`
+        : `the connection to ${this.provider} failed (${code ?? detail})`,
+    );
+  }
+
+  private abortedError(): AttemptError {
+    return new AttemptError({ kind: 'network', reachedServer: true }, 'aborted', `the request to ${this.provider} was cancelled`);
+  }
+
+  /** Milliseconds to wait before the next attempt, or undefined when the failure is final. */
+  private retryDelay(error: AttemptError, spec: RequestSpec, attempt: number): number | undefined {
+    if (error.kind === 'aborted' || attempt >= this.policy.maxRetries) return undefined;
+    if (!mayRetry(spec.intent, error.failure)) return undefined;
+    const asked = error.failure.kind === 'status' ? serverRequestedWaitMs(error.headers) : undefined;
+    if (asked !== undefined) return asked > this.policy.maxServerWaitMs ? undefined : asked;
+    return backoffDelay(attempt, {
+      initialMs: this.policy.initialDelayMs,
+      maxMs: this.policy.maxDelayMs,
+      random: this.policy.random,
+    });
+  }
+
+  private finalError(error: AttemptError, spec: RequestSpec): ProviderError {
+    const status = error.failure.kind === 'status' ? error.failure.status : undefined;
+    const asked = status === undefined ? undefined : serverRequestedWaitMs(error.headers);
+    const tooLong = asked !== undefined && asked > this.policy.maxServerWaitMs;
+    const ambiguous = spec.intent === 'submit' && error.kind !== 'aborted' && submitMayHaveBeenAccepted(error.failure);
+    let message = error.message;
+    if (tooLong) {
+      message += `; it asks to wait ${Math.ceil(asked / 1000)} s, longer than the ${this.policy.maxServerWaitMs / 1000} s this pack waits`;
+    }
+    if (ambiguous) {
+      message +=
+        `. The request may have reached ${this.provider}, so a job may exist and be billed: ` +
+        `it was not sent again. Check the provider's recent jobs before retrying`;
+    }
+    return this.error(message, spec, {
+      kind: tooLong ? 'rate-limited' : error.kind,
+      status,
+      code: error.decoded?.code,
+      retryable: error.kind !== 'aborted' && mayRetry(spec.intent, error.failure),
+      mayHaveBeenAccepted: ambiguous,
+      retryAfterMs: asked,
+    });
+  }
+
+  private toProviderError(error: unknown, spec: RequestSpec): ProviderError {
+    if (error instanceof ProviderError) return error;
+    if (error instanceof LimiterQueueFullError) {
+      return this.error(error.message, spec, { kind: 'queue-full', retryable: true, cause: error });
+    }
+    if (spec.signal?.aborted || (error instanceof Error && error.name === 'AbortError')) {
+      return this.error(`the request to ${this.provider} was cancelled`, spec, { kind: 'aborted', retryable: false });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return this.error(`request to ${this.provider} failed: ${message}`, spec, { kind: 'network', retryable: false });
+  }
+}
+
+function describeStatus(provider: string, status: number, decoded: DecodedError | undefined): string {
+  const code = decoded?.code ? ` ${decoded.code}` : '';
+  const said = decoded?.message ? `: ${decoded.message}` : '';
+  const hint = STATUS_HINTS[status] ?? (status >= 500 ? 'the provider failed; try again later' : undefined);
+  return `${provider} answered HTTP ${status}${code}${said}${hint ? ` (${hint})` : ''}`;
+}
+
+const STATUS_HINTS: Record<number, string> = {
+  401: 'the API key was refused: check the credentials in the provider config',
+  402: 'not enough credits on the account',
+  403: 'the key may lack permission, or the account lacks credits',
+  404: 'not found: check the model, job id or base URL',
+  410: 'expired',
+  429: 'rate limit exceeded',
+};
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}
+
+async function readBody(body: Dispatcher.ResponseData['body'], limit: number, failWhenLarger: boolean): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) {
+      body.destroy();
+      if (failWhenLarger) {
+        throw new AttemptError(
+          { kind: 'status', status: 200 },
+          'malformed',
+          `the answer is larger than the ${limit} bytes allowed`,
+        );
+      }
+      chunks.push(buffer.subarray(0, buffer.length - (size - limit)));
+      break;
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const own = (error as { code?: unknown }).code;
+  const cause = (error.cause as { code?: unknown } | undefined)?.code;
+  if (error instanceof undiciErrors.ConnectTimeoutError) return 'UND_ERR_CONNECT_TIMEOUT';
+  if (typeof cause === 'string' && NEVER_CONNECTED_CODES.has(cause)) return cause;
+  if (typeof own === 'string') return own;
+  return typeof cause === 'string' ? cause : undefined;
+}
+

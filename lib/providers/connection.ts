@@ -1,0 +1,181 @@
+import { ConcurrencyLimiter, HttpClient, ProviderError, RateLimiter, redact } from '../http';
+import type { DecodedError, RetryNotice, RetryPolicy } from '../http';
+import type { SandboxServer } from '../sandbox';
+import { checkCloudflareAccess, checkWorkerReachable, decodeCloudflareError, decodeWorkerError } from './cloudflare';
+import { PROVIDER_KIND_INFO, authHeaders } from './kinds';
+import type { ProviderApi, ProviderKind } from './kinds';
+import { checkPiapiAccess, decodePiapiError } from './piapi';
+import { checkPixeldojoAccess, decodePixeldojoError } from './pixeldojo';
+import { resolveProviderConfig } from './settings';
+import type { ResolvedProviderConfig } from './settings';
+
+/** A provider config that cannot be used as it stands; the message says what to change. */
+export class ProviderConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProviderConfigError';
+  }
+}
+
+const DECODERS: Record<ProviderApi, (status: number, body: string) => DecodedError | undefined> = {
+  pixeldojo: decodePixeldojoError,
+  piapi: decodePiapiError,
+  'workers-ai': decodeWorkerError,
+  cloudflare: decodeCloudflareError,
+};
+
+/** Calls allowed to wait for a limiter before new ones are refused. */
+const MAX_WAITING = 1_000;
+/** A minute plus a margin, so network jitter cannot push a provider's own count over its per-minute limit. */
+const RATE_WINDOW_MS = 61_000;
+
+export interface ConnectionOptions {
+  /** Shown in errors, e.g. the config node's name. */
+  name: string;
+  config: unknown;
+  credentials: unknown;
+  retry?: Partial<RetryPolicy>;
+  onRetry?: (notice: RetryNotice) => void;
+}
+
+export interface AccessReport {
+  ok: boolean;
+  message: string;
+}
+
+/**
+ * Everything a provider config owns at run time: its validated settings, one HTTP client per API
+ * it serves, and the rate and concurrency limiters every node using it shares.
+ */
+export class ProviderConnection {
+  readonly kind?: ProviderKind;
+  readonly settings?: ResolvedProviderConfig;
+  readonly rateLimiter: RateLimiter;
+  readonly concurrency: ConcurrencyLimiter;
+  private readonly problems: string[];
+  private readonly clients = new Map<ProviderApi, Promise<HttpClient>>();
+  private sandboxStart?: Promise<SandboxServer>;
+  private closed = false;
+
+  constructor(private readonly options: ConnectionOptions) {
+    const resolved = resolveProviderConfig(options.config, options.credentials);
+    this.problems = resolved.ok ? [] : resolved.problems;
+    if (resolved.ok) {
+      this.settings = resolved.value;
+      this.kind = resolved.value.kind;
+    }
+    const label = this.label;
+    this.rateLimiter = new RateLimiter({ limit: this.settings?.rpm ?? 1, windowMs: RATE_WINDOW_MS, maxWaiting: MAX_WAITING, name: label });
+    this.concurrency = new ConcurrencyLimiter({ max: this.settings?.concurrency ?? 1, maxWaiting: MAX_WAITING, name: label });
+  }
+
+  /** "PixelDojo (my config)": names the provider and the config node in messages. */
+  get label(): string {
+    const kind = this.settings ? PROVIDER_KIND_INFO[this.settings.kind].label : 'provider';
+    return this.options.name ? `${kind} (${this.options.name})` : kind;
+  }
+
+  /** The config's problems, or undefined when it is usable. */
+  get problem(): string | undefined {
+    return this.problems.length > 0 ? `provider config "${this.options.name}": ${this.problems.join('; ')}` : undefined;
+  }
+
+  /** Whether this config can serve a node speaking `api` (the sandbox serves every API). */
+  serves(api: ProviderApi): boolean {
+    return this.kind === api || this.kind === 'sandbox';
+  }
+
+  /** The HTTP client for one API, built once; fails with a clear message when the config is unusable. */
+  client(api: ProviderApi): Promise<HttpClient> {
+    if (this.closed) return Promise.reject(new ProviderConfigError(`provider config "${this.options.name}" was closed`));
+    const problem = this.problem;
+    if (problem) return Promise.reject(new ProviderConfigError(problem));
+    if (!this.serves(api)) {
+      return Promise.reject(
+        new ProviderConfigError(
+          `this node needs a ${PROVIDER_KIND_INFO[api].label} provider config, but "${this.options.name}" is ${PROVIDER_KIND_INFO[this.kind as ProviderKind].label}`,
+        ),
+      );
+    }
+    let client = this.clients.get(api);
+    if (!client) {
+      client = this.createClient(api);
+      this.clients.set(api, client);
+    }
+    return client;
+  }
+
+  /** Base URL providers should call back (webhooks); empty when none is configured. */
+  get webhookBaseUrl(): string {
+    return this.settings?.webhookBaseUrl ?? '';
+  }
+
+  /** The running sandbox, for a `sandbox` config (started on first use). */
+  sandbox(): Promise<SandboxServer> {
+    if (this.kind !== 'sandbox') return Promise.reject(new ProviderConfigError(`provider config "${this.options.name}" is not a sandbox`));
+    this.sandboxStart ??= import('../sandbox').then(({ startSandbox }) => startSandbox());
+    return this.sandboxStart;
+  }
+
+  /** Tries the credentials with a request that costs nothing, and says what is wrong. */
+  async testAccess(signal?: AbortSignal): Promise<AccessReport> {
+    const problem = this.problem;
+    if (problem) return { ok: false, message: problem };
+    const settings = this.settings as ResolvedProviderConfig;
+    try {
+      switch (settings.kind) {
+        case 'pixeldojo':
+          return { ok: true, message: await checkPixeldojoAccess(await this.client('pixeldojo'), signal) };
+        case 'piapi':
+          return { ok: true, message: await checkPiapiAccess(await this.client('piapi'), signal) };
+        case 'cloudflare':
+          return { ok: true, message: await checkCloudflareAccess(await this.client('cloudflare'), settings.accountId as string, signal) };
+        case 'workers-ai':
+          return { ok: true, message: await checkWorkerReachable(await this.client('workers-ai'), signal) };
+        case 'sandbox':
+          return { ok: true, message: `the sandbox is running at ${(await this.sandbox()).origin}; no credits are spent` };
+      }
+    } catch (error) {
+      return { ok: false, message: this.explain(error) };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.rateLimiter.close();
+    this.concurrency.close();
+    const clients = await Promise.allSettled([...this.clients.values()]);
+    this.clients.clear();
+    await Promise.allSettled(clients.map((result) => (result.status === 'fulfilled' ? result.value.close() : undefined)));
+    if (this.sandboxStart) await (await this.sandboxStart).close();
+  }
+
+  private async createClient(api: ProviderApi): Promise<HttpClient> {
+    const settings = this.settings as ResolvedProviderConfig;
+    const sandbox = settings.kind === 'sandbox' ? await this.sandbox() : undefined;
+    const apiKey = sandbox ? sandbox.options.apiKey : settings.apiKey;
+    return new HttpClient({
+      provider: this.label,
+      baseUrl: sandbox ? sandbox.baseUrl(api) : settings.baseUrl,
+      authHeaders: authHeaders(api, apiKey),
+      secrets: [settings.apiKey, settings.accountId].filter((secret): secret is string => Boolean(secret)),
+      timeoutMs: settings.timeout,
+      rateLimiter: this.rateLimiter,
+      retry: this.options.retry,
+      decodeError: DECODERS[api],
+      onRetry: this.options.onRetry,
+    });
+  }
+
+  /** Turns a failed check into advice: unreachable, key refused, wrong account, or what the provider said. */
+  private explain(error: unknown): string {
+    if (!(error instanceof ProviderError)) {
+      const secrets = [this.settings?.apiKey, this.settings?.accountId].filter((secret): secret is string => Boolean(secret));
+      return redact(error instanceof Error ? error.message : String(error), secrets);
+    }
+    if (error.kind === 'network' || error.kind === 'timeout') return `unreachable: ${error.message}`;
+    if (error.status === 401 || error.code === '1200' || error.code === '10000') return `the key was refused: ${error.message}`;
+    if (error.code === '7003') return `wrong account: ${error.message}`;
+    return error.message;
+  }
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { PROVIDER_KIND_INFO, providerKindSchema } from './kinds';
+
+/** Editor fields arrive as strings; an empty one means "use the kind's default". */
+const editorInteger = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (value === '' || value === null ? undefined : typeof value === 'string' ? Number(value) : value),
+    z.number().int().min(min).max(max).optional(),
+  );
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => value === '' || /^https?:\/\/[^\s/?#]+[^\s]*$/i.test(value), 'must be an http:// or https:// URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+/** provider-config's flow JSON properties (DESIGN.md), as the editor stores them. */
+export const providerConfigSchema = z.object({
+  kind: providerKindSchema,
+  baseUrl: httpUrl.optional().default(''),
+  rpm: editorInteger(1, 100_000),
+  concurrency: editorInteger(1, 1_000),
+  timeout: editorInteger(1_000, 3_600_000),
+  webhookBaseUrl: httpUrl.optional().default(''),
+});
+
+export const providerCredentialsSchema = z.object({
+  apiKey: z.string().trim().optional(),
+  accountId: z.string().trim().optional(),
+});
+
+export type ProviderConfigInput = z.input<typeof providerConfigSchema>;
+export type ProviderCredentials = z.infer<typeof providerCredentialsSchema>;
+
+export interface ResolvedProviderConfig {
+  kind: z.infer<typeof providerKindSchema>;
+  baseUrl: string;
+  rpm: number;
+  concurrency: number;
+  timeout: number;
+  webhookBaseUrl: string;
+  apiKey?: string;
+  accountId?: string;
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/**
+ * Validates a config and fills in the kind's defaults. Returns the problems (never throws) so a
+ * config node with a typo still loads and reports what to fix when it is used.
+ */
+export function resolveProviderConfig(
+  config: unknown,
+  credentials: unknown,
+): { ok: true; value: ResolvedProviderConfig } | { ok: false; problems: string[] } {
+  const parsed = providerConfigSchema.safeParse(config);
+  const secrets = providerCredentialsSchema.safeParse(credentials ?? {});
+  if (!parsed.success || !secrets.success) {
+    const issues = [...(parsed.error?.issues ?? []), ...(secrets.error?.issues ?? [])];
+    return { ok: false, problems: issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`) };
+  }
+  const info = PROVIDER_KIND_INFO[parsed.data.kind];
+  const value: ResolvedProviderConfig = {
+    kind: parsed.data.kind,
+    baseUrl: parsed.data.baseUrl || info.defaultBaseUrl,
+    rpm: parsed.data.rpm ?? info.defaultRpm,
+    concurrency: parsed.data.concurrency ?? info.defaultConcurrency,
+    timeout: parsed.data.timeout ?? DEFAULT_TIMEOUT_MS,
+    webhookBaseUrl: parsed.data.webhookBaseUrl,
+    apiKey: secrets.data.apiKey || undefined,
+    accountId: secrets.data.accountId || undefined,
+  };
+  const problems: string[] = [];
+  if (info.needsApiKey && !value.apiKey) problems.push(`a ${info.label} API key is required: paste it into the provider config`);
+  if (info.needsAccountId && !value.accountId) problems.push('a Cloudflare account id is required');
+  if (info.needsBaseUrl && !value.baseUrl) problems.push(`the ${info.label} needs its URL as the base URL`);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, value };
+}

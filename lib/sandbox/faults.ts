@@ -1,0 +1,58 @@
+export type SandboxApi = 'pixeldojo' | 'piapi' | 'workers-ai' | 'cloudflare' | 'files';
+
+/** Something the sandbox does instead of answering normally. */
+export type SandboxFault =
+  | { type: 'latency'; ms: number }
+  /** An error status, e.g. 429 with Retry-After, or a 5xx; `body` replaces the provider's error body. */
+  | { type: 'status'; status: number; retryAfter?: string; rateLimitReset?: string; body?: unknown }
+  /** The connection is destroyed without an answer. */
+  | { type: 'reset' }
+  /** HTTP 200 whose body is not valid JSON. */
+  | { type: 'malformed' }
+  /** Never answers; only the client's timeout or abort ends the request. */
+  | { type: 'hang' };
+
+export interface FaultRule {
+  api?: SandboxApi;
+  method?: string;
+  /** Matches when the path (after the API's prefix) contains this text or matches this pattern. */
+  path?: string | RegExp;
+  fault: SandboxFault;
+  /** How many matching requests it applies to (default 1). */
+  times?: number;
+}
+
+export interface FaultTarget {
+  api: SandboxApi;
+  method: string;
+  path: string;
+}
+
+/** Faults waiting to be applied, consumed first-in first-out per matching request. */
+export class FaultQueue {
+  private readonly rules: Array<FaultRule & { remaining: number }> = [];
+
+  add(rule: FaultRule): void {
+    this.rules.push({ ...rule, remaining: rule.times ?? 1 });
+  }
+
+  clear(): void {
+    this.rules.length = 0;
+  }
+
+  take(target: FaultTarget): SandboxFault | undefined {
+    const index = this.rules.findIndex((rule) => matches(rule, target));
+    if (index < 0) return undefined;
+    const rule = this.rules[index];
+    if (--rule.remaining <= 0) this.rules.splice(index, 1);
+    return rule.fault;
+  }
+}
+
+function matches(rule: FaultRule, target: FaultTarget): boolean {
+  if (rule.api && rule.api !== target.api) return false;
+  if (rule.method && rule.method.toUpperCase() !== target.method) return false;
+  if (rule.path instanceof RegExp) return rule.path.test(target.path);
+  if (typeof rule.path === 'string') return target.path.includes(rule.path);
+  return true;
+}

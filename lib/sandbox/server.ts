@@ -1,0 +1,331 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { request } from 'undici';
+import { FaultQueue } from './faults';
+import type { FaultRule, SandboxApi } from './faults';
+import { renderJpeg, renderPng } from './images';
+import type { JobScript } from './jobs';
+
+export interface SandboxOptions {
+  host?: string;
+  port?: number;
+  /** The key the emulated providers accept (sent by the `sandbox` provider kind). */
+  apiKey?: string;
+  /** The Cloudflare account id the REST emulator accepts. */
+  accountId?: string;
+  /** How long an async job takes unless scripted otherwise. */
+  jobDurationMs?: number;
+  /** Starting credit balance of the emulated PixelDojo account. */
+  credits?: number;
+  /** Each webhook is delivered this many times (providers may repeat deliveries). */
+  webhookRepeats?: number;
+}
+
+export const SANDBOX_API_KEY = 'sandbox-key';
+export const SANDBOX_ACCOUNT_ID = 'sandbox-account';
+
+export interface RecordedRequest {
+  api: SandboxApi | 'unknown';
+  method: string;
+  /** The path after the API's prefix, with the query string. */
+  path: string;
+  headers: Record<string, string>;
+  /** Parsed JSON when the body was JSON, else the raw text (or undefined when empty). */
+  body: unknown;
+  receivedAt: number;
+}
+
+export interface WebhookDelivery {
+  url: string;
+  body: unknown;
+  status?: number;
+  error?: string;
+}
+
+/** What a route handler gets: the request, its parsed body and the sandbox's shared state. */
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: string[];
+  url: URL;
+  raw: Buffer;
+  sandbox: SandboxState;
+}
+
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  handle(context: RouteContext): void | Promise<void>;
+}
+
+export interface SandboxState {
+  readonly options: Required<SandboxOptions>;
+  readonly origin: string;
+  credits: number;
+  fileUrl(spec: { seed: number; width: number; height: number; format: 'png' | 'jpg'; tag: string }): string;
+  image(spec: { seed: number; width: number; height: number; format: 'png' | 'jpg'; tag: string }): Buffer;
+  deliverWebhook(url: string, body: unknown, headers?: Record<string, string>): void;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendBytes(res: ServerResponse, status: number, bytes: Buffer, contentType: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': bytes.length, ...headers });
+  res.end(bytes);
+}
+
+/** JSON.parse that reports failure as undefined-with-flag instead of throwing. */
+export function parseJson(raw: Buffer): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(raw.toString('utf8')) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const IMAGE_CACHE_SIZE = 32;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+export interface SandboxMounts {
+  prefix: string;
+  api: SandboxApi;
+  routes: Route[];
+  /** The emulator's async jobs, when it has any, so tests can script their outcomes. */
+  jobs?: { script(...scripts: JobScript[]): void };
+}
+
+export type EmulatorFactory = (sandbox: SandboxState, closeHooks: Array<() => void>) => SandboxMounts;
+
+/**
+ * A loopback HTTP server hosting every provider emulator under its own prefix, with a request
+ * log and a fault queue that tests (and curious users) drive.
+ */
+export class SandboxServer implements SandboxState {
+  readonly options: Required<SandboxOptions>;
+  readonly requests: RecordedRequest[] = [];
+  readonly webhooks: WebhookDelivery[] = [];
+  readonly faults = new FaultQueue();
+  credits: number;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly images = new Map<string, Buffer>();
+  private readonly pendingWebhooks = new Set<Promise<void>>();
+  private address = '';
+
+  private readonly mounts: SandboxMounts[];
+  /** Emulators register cleanup (job timers) here. */
+  private readonly closeHooks: Array<() => void> = [];
+
+  constructor(emulators: EmulatorFactory[], options: SandboxOptions = {}) {
+    this.options = {
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      apiKey: options.apiKey ?? SANDBOX_API_KEY,
+      accountId: options.accountId ?? SANDBOX_ACCOUNT_ID,
+      jobDurationMs: options.jobDurationMs ?? 1500,
+      credits: options.credits ?? 1000,
+      webhookRepeats: options.webhookRepeats ?? 1,
+    };
+    this.credits = this.options.credits;
+    this.mounts = emulators.map((create) => create(this, this.closeHooks));
+  }
+
+  /** The next async jobs of one emulator end as scripted (outcome, duration), in order. */
+  scriptJobs(api: SandboxApi, ...scripts: JobScript[]): void {
+    const jobs = this.mounts.find((mount) => mount.api === api)?.jobs;
+    if (!jobs) throw new Error(`the ${api} emulator has no async jobs`);
+    jobs.script(...scripts);
+  }
+
+  get origin(): string {
+    return this.address;
+  }
+
+  baseUrl(api: SandboxApi): string {
+    const mount = this.mounts.find((candidate) => candidate.api === api);
+    if (!mount) throw new Error(`the sandbox has no ${api} emulator`);
+    return `${this.address}${mount.prefix}`;
+  }
+
+  async listen(): Promise<this> {
+    const server = createServer((req, res) => void this.dispatch(req, res));
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    this.server = server;
+    const { port } = server.address() as AddressInfo;
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    this.address = `http://${host}:${port}`;
+    return this;
+  }
+
+  injectFault(rule: FaultRule): void {
+    this.faults.add(rule);
+  }
+
+  /** Requests received by one emulator, optionally only those whose path starts with `pathPrefix`. */
+  requestsTo(api: SandboxApi, method?: string, pathPrefix?: string): RecordedRequest[] {
+    return this.requests.filter(
+      (entry) =>
+        entry.api === api &&
+        (method === undefined || entry.method === method.toUpperCase()) &&
+        (pathPrefix === undefined || entry.path.startsWith(pathPrefix)),
+    );
+  }
+
+  fileUrl(spec: { seed: number; width: number; height: number; format: 'png' | 'jpg'; tag: string }): string {
+    return `${this.address}/files/${spec.tag}-${spec.seed}-${spec.width}x${spec.height}.${spec.format}`;
+  }
+
+  image(spec: { seed: number; width: number; height: number; format: 'png' | 'jpg'; tag: string }): Buffer {
+    const key = `${spec.tag}-${spec.seed}-${spec.width}x${spec.height}.${spec.format}`;
+    let bytes = this.images.get(key);
+    if (!bytes) {
+      const render = spec.format === 'png' ? renderPng : renderJpeg;
+      bytes = render({ width: spec.width, height: spec.height, seed: spec.seed, prompt: spec.tag });
+      if (this.images.size >= IMAGE_CACHE_SIZE) this.images.delete(this.images.keys().next().value as string);
+      this.images.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  /** POSTs a webhook, loopback targets only: the sandbox never sends traffic off this machine. */
+  deliverWebhook(url: string, body: unknown, headers: Record<string, string> = {}): void {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      this.webhooks.push({ url, body, error: 'invalid URL' });
+      return;
+    }
+    if (!LOOPBACK_HOSTS.has(target.hostname)) {
+      this.webhooks.push({ url, body, error: 'the sandbox delivers webhooks to loopback addresses only' });
+      return;
+    }
+    for (let i = 0; i < this.options.webhookRepeats; i++) {
+      const delivery: WebhookDelivery = { url, body };
+      this.webhooks.push(delivery);
+      const sending = request(target, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+        headersTimeout: 5000,
+        bodyTimeout: 5000,
+      })
+        .then(async (answer) => {
+          delivery.status = answer.statusCode;
+          await answer.body.dump();
+        })
+        .catch((error: unknown) => {
+          delivery.error = error instanceof Error ? error.message : String(error);
+        })
+        .finally(() => this.pendingWebhooks.delete(sending));
+      this.pendingWebhooks.add(sending);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closeHooks.forEach((hook) => hook());
+    await Promise.allSettled([...this.pendingWebhooks]);
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.address);
+    const mount = this.mounts.find((candidate) => url.pathname.startsWith(`${candidate.prefix}/`) || url.pathname === candidate.prefix);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const subPath = mount ? url.pathname.slice(mount.prefix.length) || '/' : url.pathname;
+    let raw: Buffer;
+    try {
+      raw = await readBody(req);
+    } catch {
+      sendJson(res, 413, { error: 'request body too large' });
+      return;
+    }
+    const parsed = raw.length > 0 ? parseJson(raw) : undefined;
+    this.requests.push({
+      api: mount?.api ?? 'unknown',
+      method,
+      path: subPath + url.search,
+      headers: Object.fromEntries(Object.entries(req.headers).map(([key, value]) => [key, String(value)])),
+      body: parsed === undefined ? undefined : parsed.ok ? parsed.value : raw.toString('utf8'),
+      receivedAt: Date.now(),
+    });
+    if (!mount) {
+      if (url.pathname === '/') sendJson(res, 200, { sandbox: true, apis: this.mounts.map((entry) => this.baseUrl(entry.api)) });
+      else sendJson(res, 404, { error: `no sandbox route for ${method} ${url.pathname}` });
+      return;
+    }
+    const fault = this.faults.take({ api: mount.api, method, path: subPath });
+    if (fault) {
+      if (fault.type === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.ms));
+      else return applyFault(fault, res);
+    }
+    for (const route of mount.routes) {
+      if (route.method !== method) continue;
+      const match = route.pattern.exec(subPath);
+      if (!match) continue;
+      try {
+        await route.handle({ req, res, params: match.slice(1).map(decodeURIComponent), url, raw, sandbox: this });
+      } catch (error) {
+        if (!res.headersSent) sendJson(res, 500, { error: `sandbox fault: ${(error as Error).message}` });
+      }
+      return;
+    }
+    sendJson(res, 404, { error: `no ${mount.api} route for ${method} ${subPath}` });
+  }
+}
+
+function applyFault(fault: Exclude<FaultRule['fault'], { type: 'latency' }>, res: ServerResponse): void {
+  switch (fault.type) {
+    case 'status': {
+      const headers: Record<string, string> = {};
+      if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter;
+      if (fault.rateLimitReset !== undefined) headers['x-ratelimit-reset'] = fault.rateLimitReset;
+      sendJson(res, fault.status, fault.body ?? { error: `sandbox fault: HTTP ${fault.status}` }, headers);
+      return;
+    }
+    case 'reset':
+      res.socket?.destroy();
+      return;
+    case 'malformed':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"images": ["http://trunc');
+      return;
+    case 'hang':
+      return;
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.pause();
+        reject(new Error('too large'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

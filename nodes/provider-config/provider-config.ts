@@ -1,0 +1,62 @@
+import type { NodeAPI, NodeDef } from 'node-red';
+import { ProviderConnection } from '../../lib/providers';
+import type { ProviderCredentials } from '../../lib/providers';
+import type { ProviderConfigNode } from '../shared/provider';
+
+interface ProviderConfigDef extends NodeDef {
+  kind: string;
+  baseUrl: string;
+  rpm: string | number;
+  concurrency: string | number;
+  timeout: string | number;
+  webhookBaseUrl: string;
+}
+
+/** The editor sends this in place of a password it has not changed. */
+const UNCHANGED_PASSWORD = '__PWRD__';
+
+function configOf(def: Partial<ProviderConfigDef>): Record<string, unknown> {
+  const { kind, baseUrl, rpm, concurrency, timeout, webhookBaseUrl } = def;
+  return { kind, baseUrl, rpm, concurrency, timeout, webhookBaseUrl };
+}
+
+export = function register(RED: NodeAPI): void {
+  function ProviderConfig(this: ProviderConfigNode, def: ProviderConfigDef): void {
+    RED.nodes.createNode(this, def);
+    this.connection = new ProviderConnection({
+      name: def.name || def.id,
+      config: configOf(def),
+      credentials: this.credentials,
+      onRetry: (notice) => this.debug(`retry ${notice.attempt} in ${notice.delayMs} ms: ${notice.reason}`),
+    });
+    const problem = this.connection.problem;
+    if (problem) this.warn(problem);
+    this.on('close', (_removed: boolean, done: () => void) => {
+      this.connection.close().then(done, done);
+    });
+  }
+
+  RED.nodes.registerType<ProviderConfigNode, ProviderConfigDef, unknown, ProviderCredentials>('provider-config', ProviderConfig, {
+    credentials: { apiKey: { type: 'password' }, accountId: { type: 'text' } },
+  });
+
+  // Tests the settings in the edit dialog (saved or not) with a request that costs nothing.
+  RED.httpAdmin.post('/image-gen/provider-config/test', RED.auth.needsPermission('provider-config.write'), (req, res) => {
+    const body = (req.body ?? {}) as Partial<ProviderConfigDef> & ProviderCredentials;
+    const stored = (body.id ? RED.nodes.getCredentials(body.id) : undefined) as ProviderCredentials | undefined;
+    const pick = (field: keyof ProviderCredentials): string | undefined => {
+      const given = body[field];
+      return given === undefined || given === UNCHANGED_PASSWORD ? stored?.[field] : given;
+    };
+    const connection = new ProviderConnection({
+      name: body.name || 'unsaved',
+      config: configOf(body),
+      credentials: { apiKey: pick('apiKey'), accountId: pick('accountId') },
+    });
+    connection
+      .testAccess(AbortSignal.timeout(30_000))
+      .then((report) => res.json(report))
+      .catch((error: unknown) => res.json({ ok: false, message: error instanceof Error ? error.message : String(error) }))
+      .finally(() => void connection.close());
+  });
+};

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Compiles the TypeScript (a type error fails the build) and lays out each node's editor files
+// where Node-RED looks for them: `<name>.html`, `locales/` and `icons/` beside the node's `.js`.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+
+fs.rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+
+const icons = path.join(root, 'icons');
+for (const type of fs.readdirSync(path.join(root, 'nodes'))) {
+  const source = path.join(root, 'nodes', type);
+  // Only node folders (those with an editor file) are laid out; others hold shared node code.
+  if (!fs.statSync(source).isDirectory() || !fs.readdirSync(source).some((entry) => entry.endsWith('.html'))) continue;
+  const target = path.join(dist, 'nodes', type);
+  fs.mkdirSync(target, { recursive: true });
+  for (const entry of fs.readdirSync(source)) {
+    if (entry.endsWith('.html')) fs.copyFileSync(path.join(source, entry), path.join(target, entry));
+  }
+  if (fs.existsSync(path.join(source, 'locales'))) {
+    fs.cpSync(path.join(source, 'locales'), path.join(target, 'locales'), { recursive: true });
+  }
+  fs.cpSync(icons, path.join(target, 'icons'), { recursive: true });
+}
