@@ -10,7 +10,11 @@ const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
 
 fs.rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+try {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+} catch {
+  process.exit(1); // tsc has already printed the errors
+}
 
 const icons = path.join(root, 'icons');
 for (const type of fs.readdirSync(path.join(root, 'nodes'))) {

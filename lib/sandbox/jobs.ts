@@ -87,7 +87,10 @@ export class JobStore<Extra> {
     return 'completed';
   }
 
-  /** Calls `notify` when the job starts processing and when it reaches its final phase. */
+  /**
+   * Calls `notify` when the job starts processing and when it reaches its final phase, passing the
+   * phase the timer stands for: a timer may fire a millisecond early by `Date.now()`.
+   */
   onPhaseChanges(job: SandboxJob<Extra>, notify: (phase: JobPhase) => void): void {
     const at = (delay: number, phase: JobPhase): void => {
       const timer = setTimeout(() => {

@@ -102,8 +102,7 @@ export function piapiEmulator(sandbox: SandboxState, closeHooks: Array<() => voi
   const jobs = new JobStore<Task>('', () => sandbox.options.jobDurationMs);
   closeHooks.push(() => jobs.close());
 
-  const view = (job: SandboxJob<Task>): Record<string, unknown> => {
-    const phase = jobs.phase(job);
+  const view = (job: SandboxJob<Task>, phase: JobPhase = jobs.phase(job)): Record<string, unknown> => {
     const { input, model, taskType } = job.extra;
     const width = (input.width as number | undefined) ?? 1024;
     const height = (input.height as number | undefined) ?? 1024;
@@ -166,10 +165,10 @@ export function piapiEmulator(sandbox: SandboxState, closeHooks: Array<() => voi
         );
         const webhook = job.extra.webhook;
         if (webhook) {
-          jobs.onPhaseChanges(job, () =>
+          jobs.onPhaseChanges(job, (phase) =>
             sandbox.deliverWebhook(
               webhook.endpoint,
-              { timestamp: Math.floor(Date.now() / 1000), data: view(job) },
+              { timestamp: Math.floor(Date.now() / 1000), data: view(job, phase) },
               webhook.secret ? { 'x-webhook-secret': webhook.secret } : {},
             ),
           );

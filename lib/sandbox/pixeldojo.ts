@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ASPECT_SIZES } from './images';
 import { JobStore, outcomeFromPrompt } from './jobs';
-import type { SandboxJob } from './jobs';
+import type { JobPhase, SandboxJob } from './jobs';
 import { parseJson, sendJson } from './server';
 import type { RouteContext, SandboxMounts, SandboxState } from './server';
 
@@ -122,8 +122,7 @@ export function pixeldojoEmulator(sandbox: SandboxState, closeHooks: Array<() =>
     );
   };
 
-  const view = (job: SandboxJob<AsyncJob>): Record<string, unknown> => {
-    const phase = jobs.phase(job);
+  const view = (job: SandboxJob<AsyncJob>, phase: JobPhase = jobs.phase(job)): Record<string, unknown> => {
     const base: Record<string, unknown> = {
       jobId: job.id,
       status: phase,
@@ -214,7 +213,7 @@ export function pixeldojoEmulator(sandbox: SandboxState, closeHooks: Array<() =>
         if (job.extra.webhookUrl) {
           const url = job.extra.webhookUrl;
           jobs.onPhaseChanges(job, (phase) => {
-            if (phase !== 'processing') sandbox.deliverWebhook(url, view(job));
+            if (phase !== 'processing') sandbox.deliverWebhook(url, view(job, phase));
           });
         }
         sendJson(context.res, 202, {
@@ -232,7 +231,7 @@ export function pixeldojoEmulator(sandbox: SandboxState, closeHooks: Array<() =>
       handle({ req, res, url }) {
         if (!authorised(req, res, sandbox)) return;
         const limit = Math.max(1, Math.min(100, Number(url.searchParams.get('limit') ?? 20) || 20));
-        sendJson(res, 200, { jobs: jobs.list().slice(-limit).reverse().map(view) });
+        sendJson(res, 200, { jobs: jobs.list().slice(-limit).reverse().map((job) => view(job)) });
       },
     },
     {

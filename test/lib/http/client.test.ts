@@ -116,14 +116,20 @@ describe('lib/http HttpClient (against the sandbox)', () => {
 
     it('are retried when the connection was refused, and reach the server once', async () => {
       const port = await freePort();
-      const late = startSandbox({ port }).then(async (server) => server);
-      // The first attempt meets a closed port only if the sandbox is not up yet: start it a little later.
-      const lateServer = new Promise<SandboxServer>((resolve) => setTimeout(() => resolve(late), 0));
-      const target = client({ baseUrl: `http://127.0.0.1:${port}/pixeldojo/api/v1`, retry: { initialDelayMs: 400, maxRetries: 3 } });
-      const server = await lateServer;
+      const notices: string[] = [];
+      const target = client({
+        baseUrl: `http://127.0.0.1:${port}/pixeldojo/api/v1`,
+        retry: { initialDelayMs: 600, maxRetries: 3 },
+        onRetry: (notice) => notices.push(notice.reason),
+      });
+      const answer = submit(target);
+      // The first attempt meets a closed port; the sandbox comes up before the first retry (>= 300 ms later).
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const server = await startSandbox({ port });
       try {
-        const answer = await submit(target);
-        assert.equal(answer.images.length, 1);
+        assert.equal((await answer).images.length, 1);
+        assert.equal(notices.length, 1);
+        assert.match(notices[0], /could not connect .*ECONNREFUSED/);
         assert.equal(server.requestsTo('pixeldojo', 'POST', '/flux').length, 1);
       } finally {
         await server.close();
