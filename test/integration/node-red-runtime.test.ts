@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { prepareUserDir, spawnNodeRed } from '../../scripts/node-red-home';
+import { freePort, waitFor } from '../support/net';
+
+/** Node-RED's own start-up warnings on a fresh user directory; anything else in the log is ours to fix. */
+const CORE_STARTUP_WARNINGS = [/Projects disabled/, /Encrypted credentials not found/];
+
+// Users checked by settings.js itself, so the test needs no password hashing library.
+const ADMIN_AUTH = `adminAuth: {
+    type: 'credentials',
+    users: (username) => Promise.resolve({ admin: { username: 'admin', permissions: '*' }, viewer: { username: 'viewer', permissions: 'read' } }[username] || null),
+    authenticate: (username, password) => Promise.resolve(
+      password === 'pw-' + username ? { admin: { username: 'admin', permissions: '*' }, viewer: { username: 'viewer', permissions: 'read' } }[username] || null : null),
+  },`;
+
+describe('the pack in a real Node-RED runtime (the way npm start runs it)', function () {
+  this.timeout(60_000);
+  let child: ChildProcess;
+  let base: string;
+  let userDir: string;
+  let log = '';
+
+  async function call(method: 'GET' | 'POST', route: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+    const answer = await request(`${base}${route}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...options.headers,
+      },
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    const text = await answer.body.text();
+    return { status: answer.statusCode, text, json: () => JSON.parse(text) as Record<string, unknown> };
+  }
+  async function token(username: 'admin' | 'viewer'): Promise<string> {
+    const scope = username === 'admin' ? '*' : 'read';
+    const answer = await call('POST', '/auth/token', {
+      body: { client_id: 'node-red-admin', grant_type: 'password', scope, username, password: `pw-${username}` },
+    });
+    assert.equal(answer.status, 200, answer.text);
+    return answer.json().access_token as string;
+  }
+
+  before(async () => {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-nr-'));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const settingsFile = prepareUserDir({ userDir, port, extraSettings: ADMIN_AUTH });
+    child = spawnNodeRed(userDir, settingsFile, 'pipe');
+    child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    await waitFor(() => log.includes('Started flows') || child.exitCode !== null, 45_000, 'Node-RED to start');
+    assert.equal(child.exitCode, null, log);
+  });
+  after(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+    }
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('loads every node set of the pack without an error or a warning', async () => {
+    const nodes = (await call('GET', '/nodes', { token: await token('admin') })).json() as unknown as Array<{ id: string; enabled: boolean; err?: string }>;
+    const ours = nodes.filter((set) => set.id.startsWith('node-red-contrib-image-gen/'));
+    const declared = Object.keys((JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes);
+    assert.deepEqual(ours.map((set) => set.id.split('/')[1]).sort(), declared.sort());
+    for (const set of ours) {
+      assert.equal(set.enabled, true);
+      assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
+    }
+    const problems = log.split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !CORE_STARTUP_WARNINGS.some((known) => known.test(line)));
+    assert.deepEqual(problems, []);
+  });
+
+  it('refuses the connection-test endpoint to a caller without permission', async () => {
+    const body = { kind: 'sandbox' };
+    assert.equal((await call('POST', '/image-gen/provider-config/test', { body })).status, 401);
+    assert.equal((await call('POST', '/image-gen/provider-config/test', { body, token: await token('viewer') })).status, 401);
+    const allowed = await call('POST', '/image-gen/provider-config/test', { body, token: await token('admin') });
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.json().ok, true);
+  });
+
+  it('keeps credentials out of the exported flow, the flow file and the credential API', async () => {
+    const admin = await token('admin');
+    const apiKey = 'pd-live-key-7f3a9c21';
+    const accountId = 'cf-account-55aa66bb';
+    const deployed = await call('POST', '/flows', {
+      token: admin,
+      headers: { 'node-red-deployment-type': 'full' },
+      body: [
+        { id: 'tab1', type: 'tab', label: 'Flow 1' },
+        { id: 'pc1', type: 'provider-config', name: 'real', kind: 'pixeldojo', credentials: { apiKey } },
+        { id: 'pc2', type: 'provider-config', name: 'cf', kind: 'cloudflare', credentials: { apiKey, accountId } },
+      ],
+    });
+    assert.equal(deployed.status, 204, deployed.text);
+    const exported = await call('GET', '/flows', { token: admin });
+    assert.ok(exported.text.includes('"pc1"'));
+    assert.ok(!exported.text.includes(apiKey) && !exported.text.includes(accountId));
+    await waitFor(() => fs.existsSync(path.join(userDir, 'flows_cred.json')), 5000, 'credentials file');
+    assert.ok(!fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8').includes(apiKey));
+    assert.ok(!fs.readFileSync(path.join(userDir, 'flows_cred.json'), 'utf8').includes(apiKey), 'credentials are encrypted at rest');
+    const credentials = (await call('GET', '/credentials/provider-config/pc1', { token: admin })).json();
+    assert.deepEqual(credentials, { has_apiKey: true, accountId: '' });
+    assert.ok(!log.includes(apiKey), 'the key never reaches the log');
+  });
+});

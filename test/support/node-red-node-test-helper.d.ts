@@ -1,0 +1,31 @@
+// The helper ships no types; these cover what the tests use.
+declare module 'node-red-node-test-helper' {
+  interface AdminRequest extends PromiseLike<{ status: number; body: unknown; text: string }> {
+    send(body: unknown): AdminRequest;
+    set(header: string, value: string): AdminRequest;
+  }
+
+  /** A live Node-RED node: its runtime API plus whatever the node's constructor added. */
+  interface LiveNode {
+    id: string;
+    credentials: Record<string, string | undefined>;
+    on(event: string, listener: (...args: never[]) => void): void;
+    receive(msg: Record<string, unknown>): void;
+    warn: { called: boolean; args: unknown[][] };
+    error: { called: boolean; args: unknown[][] };
+    [property: string]: unknown;
+  }
+
+  interface Helper {
+    init(runtimePath: string, userSettings?: Record<string, unknown>): void;
+    load(nodes: unknown, flow: unknown[], credentials?: Record<string, unknown>): Promise<void>;
+    unload(): Promise<void>;
+    getNode(id: string): LiveNode;
+    setFlows(flow: unknown[], type?: 'full' | 'flows' | 'nodes', credentials?: Record<string, unknown>): Promise<void>;
+    startServer(): Promise<void>;
+    stopServer(): Promise<void>;
+    request(): { get(url: string): AdminRequest; post(url: string): AdminRequest };
+  }
+  const helper: Helper;
+  export = helper;
+}
