@@ -17,6 +17,18 @@ try {
 }
 
 const icons = path.join(root, 'icons');
+const common = path.join(root, 'nodes', 'shared', 'locales');
+
+// Node-RED reads one message catalogue per node set, so the shared status texts are merged into each.
+function mergeCommonMessages(type, locales) {
+  for (const language of fs.readdirSync(common)) {
+    const file = path.join(locales, language, `${type}.json`);
+    if (!fs.existsSync(file)) continue;
+    const messages = JSON.parse(fs.readFileSync(file, 'utf8'));
+    messages.common = JSON.parse(fs.readFileSync(path.join(common, language, 'common.json'), 'utf8'));
+    fs.writeFileSync(file, JSON.stringify(messages, null, 2));
+  }
+}
 for (const type of fs.readdirSync(path.join(root, 'nodes'))) {
   const source = path.join(root, 'nodes', type);
   // Only node folders (those with an editor file) are laid out; others hold shared node code.
@@ -28,6 +40,7 @@ for (const type of fs.readdirSync(path.join(root, 'nodes'))) {
   }
   if (fs.existsSync(path.join(source, 'locales'))) {
     fs.cpSync(path.join(source, 'locales'), path.join(target, 'locales'), { recursive: true });
+    mergeCommonMessages(type, path.join(target, 'locales'));
   }
   fs.cpSync(icons, path.join(target, 'icons'), { recursive: true });
 }

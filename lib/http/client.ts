@@ -27,6 +27,8 @@ export interface RequestSpec {
   maxBodyBytes?: number;
   /** Send the provider's credentials (false for public CDN URLs). Default true. */
   authenticate?: boolean;
+  /** Count against the provider's request limit (false for CDN downloads, which are not API calls). Default true. */
+  rateLimited?: boolean;
 }
 
 export interface HttpResponse {
@@ -192,6 +194,7 @@ export class HttpClient {
   }
 
   private async acquireSlot(spec: RequestSpec): Promise<void> {
+    if (spec.rateLimited === false) return;
     try {
       await this.options.rateLimiter?.acquire(spec.signal);
     } catch (error) {

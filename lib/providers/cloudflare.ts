@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import { InvalidRequestError, describeIssues } from '../contract';
+import type { Generation, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
-import type { DecodedError, HttpClient } from '../http';
+import type { DecodedError, HttpClient, HttpResponse } from '../http';
+import { detectImageType, imageSize } from '../storage/image-type';
 import { decodeWith } from './errors';
 
 /** Cloudflare's v4 envelope: `{success, errors: [{code, message}], messages, result}`. */
@@ -55,4 +58,96 @@ export async function checkWorkerReachable(client: HttpClient, signal?: AbortSig
     if (!(error instanceof ProviderError && error.kind === 'http')) throw error;
   }
   return 'the worker answers (it documents no key, so none was checked)';
+}
+
+// ---- Generation -------------------------------------------------------------------------------
+
+const prompt = z.string().min(1, 'the prompt is empty').max(2048, 'the prompt is longer than 2048 characters');
+const steps = z.number().int().min(1).max(8);
+
+/** The documented worker body: prompt, steps 1-8 (default 4), aspectRatio. */
+export const workerRequestSchema = z
+  .object({ prompt, steps: steps.optional(), aspectRatio: z.enum(['1:1', '16:9', '9:16', '4:3', '3:4']).optional() })
+  .strict();
+export type WorkerRequest = z.infer<typeof workerRequestSchema>;
+
+export const FLUX_SCHNELL_MODEL = '@cf/black-forest-labs/flux-1-schnell';
+const MODEL_NAME = /^@cf\/[\w.-]+\/[\w.-]+$/;
+
+/** FLUX.1 schnell's documented body; other Workers AI models take their own parameters, passed through. */
+const fluxSchnellSchema = z.object({ prompt, steps: steps.optional(), seed: z.number().int().min(0).optional() }).strict();
+
+export function buildWorkerRequest(request: ResolvedRequest): WorkerRequest {
+  const parsed = workerRequestSchema.safeParse({ ...request.params, prompt: request.prompt });
+  if (!parsed.success) throw new InvalidRequestError(`Workers AI worker: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export interface WorkersAiRun {
+  model: string;
+  body: Record<string, unknown>;
+}
+
+export function buildWorkersAiRun(request: ResolvedRequest): WorkersAiRun {
+  const model = request.model || FLUX_SCHNELL_MODEL;
+  if (!MODEL_NAME.test(model)) throw new InvalidRequestError(`"${model}" is not a Workers AI model name such as ${FLUX_SCHNELL_MODEL}`);
+  const body = { ...request.params, prompt: request.prompt };
+  const schema = model === FLUX_SCHNELL_MODEL ? fluxSchnellSchema : z.object({ prompt }).passthrough();
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new InvalidRequestError(`Workers AI ${model}: ${describeIssues(parsed.error)}`);
+  return { model, body: parsed.data };
+}
+
+function numberHeader(response: HttpResponse, name: string): number | undefined {
+  const value = Number(response.headers[name]);
+  return response.headers[name] !== undefined && Number.isFinite(value) ? value : undefined;
+}
+
+function imageFrom(client: HttpClient, bytes: Buffer, what: string): { data: Buffer; mimeType: string; width?: number; height?: number } {
+  const mimeType = detectImageType(bytes);
+  if (!mimeType) throw client.error(`${what} did not answer with a PNG, JPEG or WebP image`, {}, { kind: 'malformed', retryable: false });
+  return { data: bytes, mimeType, ...imageSize(bytes) };
+}
+
+/** `POST /` on the user's worker: PNG bytes, with cost and size in `X-*` headers. */
+export async function generateWithWorker(client: HttpClient, body: WorkerRequest, signal?: AbortSignal): Promise<Generation> {
+  const submittedAt = new Date().toISOString();
+  const response = await client.send({ method: 'POST', path: '', json: body, intent: 'submit', signal });
+  const image = imageFrom(client, response.body, 'the worker');
+  return {
+    images: [{ ...image, width: numberHeader(response, 'x-image-width') ?? image.width, height: numberHeader(response, 'x-image-height') ?? image.height }],
+    job: {
+      provider: 'workers-ai',
+      model: FLUX_SCHNELL_MODEL,
+      status: 'completed',
+      submittedAt,
+      completedAt: new Date().toISOString(),
+      cost: { usd: numberHeader(response, 'x-cost-usd'), neurons: numberHeader(response, 'x-neurons-used') },
+      params: { ...body, steps: numberHeader(response, 'x-steps') ?? body.steps, tiles: numberHeader(response, 'x-tiles') },
+    },
+  };
+}
+
+const runAnswerSchema = z.object({ success: z.boolean(), result: z.object({ image: z.string().min(1) }) });
+
+/**
+ * `POST /accounts/{id}/ai/run/{model}`: FLUX answers base64 JPEG in JSON, some image models raw
+ * `image/png`, so the answer is read by its Content-Type.
+ */
+export async function generateWithWorkersAi(client: HttpClient, accountId: string, run: WorkersAiRun, signal?: AbortSignal): Promise<Generation> {
+  const submittedAt = new Date().toISOString();
+  const response = await client.send({
+    method: 'POST',
+    path: `accounts/${encodeURIComponent(accountId)}/ai/run/${run.model}`,
+    json: run.body,
+    intent: 'submit',
+    signal,
+  });
+  const isJson = (response.headers['content-type'] ?? '').includes('json');
+  const bytes = isJson ? Buffer.from(client.parse(response, runAnswerSchema, {}).result.image, 'base64') : response.body;
+  const image = imageFrom(client, bytes, `Workers AI ${run.model}`);
+  return {
+    images: [{ ...image, seed: run.body.seed as number | undefined }],
+    job: { provider: 'cloudflare', model: run.model, status: 'completed', submittedAt, completedAt: new Date().toISOString(), params: run.body },
+  };
 }

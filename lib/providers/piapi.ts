@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { InvalidRequestError, describeIssues } from '../contract';
+import type { JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient } from '../http';
 import { decodeWith } from './errors';
@@ -48,4 +50,207 @@ export async function checkPiapiAccess(client: HttpClient, signal?: AbortSignal)
     throw error;
   }
   return 'PiAPI accepted the API key';
+}
+
+// ---- Tasks ------------------------------------------------------------------------------------
+
+export const PIAPI_MODELS = ['Qubico/flux1-schnell', 'Qubico/flux1-dev', 'Qubico/flux1-dev-advanced'] as const;
+export type PiapiModel = (typeof PIAPI_MODELS)[number];
+const BASIC_TASK_TYPES = ['txt2img', 'img2img'] as const;
+const ADVANCED_TASK_TYPES = ['txt2img-lora', 'img2img-lora', 'controlnet-lora', 'fill-inpaint', 'fill-outpaint', 'redux-variation', 'kontext'] as const;
+export const PIAPI_TASK_TYPES = [...BASIC_TASK_TYPES, ...ADVANCED_TASK_TYPES] as const;
+export type PiapiTaskType = (typeof PIAPI_TASK_TYPES)[number];
+
+/** PiAPI's pay-as-you-go price per image (USD), from its pricing table. */
+export const PIAPI_PRICE_USD: Record<PiapiModel, number> = {
+  'Qubico/flux1-schnell': 0.002,
+  'Qubico/flux1-dev': 0.015,
+  'Qubico/flux1-dev-advanced': 0.02,
+};
+const MAX_PIXELS = 1_048_576;
+
+const imageUrl = z.string().regex(/^https?:\/\/\S+$/i, 'must be an http(s) image URL');
+const loraSettings = z.array(z.object({ path: z.string().min(1), scale: z.number().min(0).max(2).optional() }).strict()).min(1);
+const controlNetSettings = z
+  .array(
+    z
+      .object({
+        path: z.string().min(1),
+        control_image_url: imageUrl.optional(),
+        control_image: imageUrl.optional(),
+        conditioning_scale: z.number().min(0).max(2).optional(),
+      })
+      .strict(),
+  )
+  .min(1);
+const outpaintSettings = z
+  .array(
+    z
+      .object({
+        setting_type: z.literal('outpaint'),
+        outpaint_left: z.number().int().min(0).optional(),
+        outpaint_right: z.number().int().min(0).optional(),
+        outpaint_top: z.number().int().min(0).optional(),
+        outpaint_bottom: z.number().int().min(0).optional(),
+      })
+      .strict(),
+  )
+  .min(1);
+
+/** Inputs shared by all task types, with PiAPI's documented limits. */
+const commonInput = {
+  prompt: z.string().min(1, 'the prompt is empty').max(1500, 'the prompt is longer than 1500 characters'),
+  negative_prompt: z.string().max(1500).optional(),
+  width: z.number().int().min(64).max(2048).optional(),
+  height: z.number().int().min(64).max(2048).optional(),
+  guidance_scale: z.number().min(1.5).max(5).optional(),
+  denoise: z.number().gt(0).max(1).optional(),
+  seed: z.number().int().min(-1).max(2_147_483_647).optional(),
+  batch_size: z.number().int().min(1).max(4).optional(),
+};
+
+/** What each task type needs beyond the common inputs. */
+const TASK_INPUTS: Record<PiapiTaskType, z.ZodObject> = {
+  txt2img: z.object(commonInput).strict(),
+  img2img: z.object({ ...commonInput, image: imageUrl }).strict(),
+  'txt2img-lora': z.object({ ...commonInput, lora_settings: loraSettings }).strict(),
+  'img2img-lora': z.object({ ...commonInput, image: imageUrl, lora_settings: loraSettings }).strict(),
+  'controlnet-lora': z.object({ ...commonInput, control_net_settings: controlNetSettings, lora_settings: loraSettings.optional() }).strict(),
+  'fill-inpaint': z.object({ ...commonInput, image: imageUrl, mask: imageUrl }).strict(),
+  'fill-outpaint': z.object({ ...commonInput, prompt: commonInput.prompt.optional(), image: imageUrl, custom_settings: outpaintSettings }).strict(),
+  'redux-variation': z
+    .object({ ...commonInput, prompt: commonInput.prompt.optional(), image: imageUrl, variation_strength: z.number().min(0).max(1).optional() })
+    .strict(),
+  kontext: z.object({ ...commonInput, image: imageUrl }).strict(),
+};
+
+export interface PiapiTaskOptions {
+  taskType: string;
+  serviceMode?: string;
+  webhook?: { endpoint: string; secret: string };
+}
+
+export interface PiapiTaskBody {
+  model: PiapiModel;
+  task_type: PiapiTaskType;
+  input: Record<string, unknown>;
+  config?: { service_mode?: string; webhook_config?: { endpoint: string; secret: string } };
+}
+
+/** Builds and checks a task against PiAPI's documented rules before anything is sent. */
+export function buildPiapiTask(request: ResolvedRequest, options: PiapiTaskOptions): PiapiTaskBody {
+  const model = (request.model || 'Qubico/flux1-schnell') as PiapiModel;
+  if (!PIAPI_MODELS.includes(model)) throw new InvalidRequestError(`PiAPI has no Flux model "${model}"; use one of ${PIAPI_MODELS.join(', ')}`);
+  const taskType = options.taskType as PiapiTaskType;
+  if (!PIAPI_TASK_TYPES.includes(taskType)) {
+    throw new InvalidRequestError(`unknown PiAPI task type "${options.taskType}"; use one of ${PIAPI_TASK_TYPES.join(', ')}`);
+  }
+  const advanced = (ADVANCED_TASK_TYPES as readonly string[]).includes(taskType);
+  if (advanced !== (model === 'Qubico/flux1-dev-advanced')) {
+    throw new InvalidRequestError(
+      advanced ? `task type ${taskType} needs the Qubico/flux1-dev-advanced model` : `task type ${taskType} runs on Qubico/flux1-schnell or Qubico/flux1-dev`,
+    );
+  }
+  const input = { ...request.params, ...(request.prompt ? { prompt: request.prompt } : {}) };
+  const parsed = TASK_INPUTS[taskType].safeParse(input);
+  if (!parsed.success) throw new InvalidRequestError(`PiAPI ${taskType}: ${describeIssues(parsed.error, 'input.')}`);
+  const checked = parsed.data as Record<string, unknown>;
+  const width = (checked.width as number | undefined) ?? 1024;
+  const height = (checked.height as number | undefined) ?? 1024;
+  if (width * height > MAX_PIXELS) throw new InvalidRequestError(`PiAPI ${taskType}: width x height is ${width * height}, more than ${MAX_PIXELS} pixels`);
+  if (checked.batch_size !== undefined && checked.batch_size !== 1 && model !== 'Qubico/flux1-schnell') {
+    throw new InvalidRequestError(`PiAPI ${taskType}: batch_size above 1 is only available on Qubico/flux1-schnell`);
+  }
+  const config: PiapiTaskBody['config'] = {};
+  if (options.serviceMode) config.service_mode = options.serviceMode;
+  if (options.webhook) config.webhook_config = options.webhook;
+  return { model, task_type: taskType, input: checked, ...(Object.keys(config).length > 0 ? { config } : {}) };
+}
+
+const taskSchema = z
+  .object({
+    task_id: z.string(),
+    model: z.string().optional(),
+    task_type: z.string().optional(),
+    status: z.string(),
+    output: z
+      .object({
+        image_url: z.string().nullish(),
+        image_urls: z.array(z.string()).nullish(),
+        width: z.number().optional(),
+        height: z.number().optional(),
+        seed: z.number().optional(),
+      })
+      .passthrough()
+      .nullish(),
+    error: z.object({ code: z.number().optional(), message: z.string().optional(), raw_message: z.string().optional() }).passthrough().nullish(),
+  })
+  .passthrough();
+
+const taskEnvelopeSchema = z.object({ code: z.number(), message: z.string().optional(), data: taskSchema });
+
+/** PiAPI can answer HTTP 200 with a failure `code`: both are checked. */
+async function taskCall(client: HttpClient, spec: Parameters<HttpClient['send']>[0]): Promise<z.infer<typeof taskSchema>> {
+  const response = await client.send(spec);
+  const envelope = client.parse(response, z.object({ code: z.number() }).passthrough(), spec);
+  if (envelope.code !== 200) {
+    const decoded = decodePiapiError(response.status, response.body.toString('utf8'));
+    throw client.error(`PiAPI answered code ${envelope.code}${decoded?.message ? `: ${decoded.message}` : ''}`, spec, {
+      kind: 'http',
+      status: response.status,
+      code: decoded?.code,
+      retryable: false,
+      mayHaveBeenAccepted: spec.intent === 'submit',
+    });
+  }
+  return client.parse(response, taskEnvelopeSchema, spec).data;
+}
+
+export async function submitPiapiTask(client: HttpClient, body: PiapiTaskBody, signal?: AbortSignal): Promise<JobInfo> {
+  const task = await taskCall(client, { method: 'POST', path: 'task', json: body, intent: 'submit', signal });
+  const images = (body.input.batch_size as number | undefined) ?? 1;
+  return {
+    provider: 'piapi',
+    model: body.model,
+    id: task.task_id,
+    status: 'pending',
+    submittedAt: new Date().toISOString(),
+    cost: { usd: Math.round(PIAPI_PRICE_USD[body.model] * images * 1e6) / 1e6 },
+    params: { task_type: body.task_type, ...body.input },
+  };
+}
+
+const PIAPI_STATUS: Record<string, JobSnapshot['status']> = {
+  pending: 'pending',
+  staged: 'pending',
+  processing: 'processing',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+/** PiAPI keeps outputs for 3 days. */
+const OUTPUT_LIFETIME_MS = 3 * 24 * 3600_000;
+
+/** `GET /task/{id}`, normalised: statuses compared case-insensitively, `staged` counted as queued. */
+export async function piapiTaskSnapshot(client: HttpClient, taskId: string, signal?: AbortSignal): Promise<JobSnapshot> {
+  const task = await taskCall(client, { method: 'GET', path: `task/${encodeURIComponent(taskId)}`, intent: 'read', signal, jobId: taskId });
+  const status = PIAPI_STATUS[task.status.toLowerCase()];
+  if (!status) throw client.error(`PiAPI reported an unknown task status "${task.status}"`, { jobId: taskId }, { kind: 'malformed', retryable: false });
+  const output = task.output;
+  const urls = [...(output?.image_urls ?? []), ...(output?.image_url ? [output.image_url] : [])];
+  const expiresAt = new Date(Date.now() + OUTPUT_LIFETIME_MS).toISOString();
+  const error = task.error;
+  const code = error?.code ? PIAPI_ERROR_ADVICE[error.code] : undefined;
+  return {
+    status,
+    images: urls.map((url, index) => ({
+      url,
+      width: output?.width,
+      height: output?.height,
+      seed: output?.seed === undefined ? undefined : output.seed + index,
+      expiresAt,
+    })),
+    reason: [error?.message || error?.raw_message, code].filter(Boolean).join(' - ') || undefined,
+    expiresAt,
+  };
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import { ASPECT_SIZES } from './images';
 import { JobStore, outcomeFromPrompt } from './jobs';
 import type { JobPhase, SandboxJob } from './jobs';
@@ -85,22 +86,12 @@ function requestSchema(model: CatalogueModel): Record<string, unknown> {
   return { type: 'object', properties, required: ['prompt'], additionalProperties: false };
 }
 
-type Schema = { properties: Record<string, { type: string; enum?: string[]; minimum?: number; maximum?: number; minLength?: number }>; required: string[] };
-
-/** The subset of JSON Schema the catalogue uses: required, type, enum, minimum/maximum, minLength. */
-function schemaProblem(schema: Schema, body: Record<string, unknown>): string | undefined {
-  for (const name of schema.required) if (body[name] === undefined) return `${name} is required`;
-  for (const [name, value] of Object.entries(body)) {
-    const rule = schema.properties[name];
-    if (!rule) return `unknown parameter ${name}`;
-    const typeOk = rule.type === 'integer' ? Number.isInteger(value) : typeof value === rule.type;
-    if (!typeOk) return `${name} must be ${rule.type}`;
-    if (rule.enum && !rule.enum.includes(value as string)) return `${name} must be one of ${rule.enum.join(', ')}`;
-    if (rule.minimum !== undefined && (value as number) < rule.minimum) return `${name} must be at least ${rule.minimum}`;
-    if (rule.maximum !== undefined && (value as number) > rule.maximum) return `${name} must be at most ${rule.maximum}`;
-    if (rule.minLength !== undefined && (value as string).length < rule.minLength) return `${name} is too short`;
-  }
-  return undefined;
+/** The model's published JSON Schema, applied as the real service applies it. */
+function schemaProblem(model: CatalogueModel, body: Record<string, unknown>): string | undefined {
+  const checked = z.fromJSONSchema(requestSchema(model) as Parameters<typeof z.fromJSONSchema>[0]).safeParse(body);
+  if (checked.success) return undefined;
+  const issue = checked.error.issues[0];
+  return `${issue.path.join('.') || 'body'}: ${issue.message}`;
 }
 
 interface AsyncJob {
@@ -202,7 +193,7 @@ export function pixeldojoEmulator(sandbox: SandboxState, closeHooks: Array<() =>
         if (!model) return fail(context.res, 404, 'not_found', `Model ${context.params[0]} not found`);
         const body = jsonBody(context);
         if (!body) return;
-        const problem = schemaProblem(requestSchema(model) as Schema, body);
+        const problem = schemaProblem(model, body);
         if (problem) return fail(context.res, 400, 'validation_error', problem);
         const cost = model.creditCost * ((body.num_outputs as number | undefined) ?? 1);
         if (!charge(context.res, cost, 402)) return;

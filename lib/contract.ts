@@ -1,0 +1,138 @@
+import { z } from 'zod';
+
+/**
+ * The message contract every generating node speaks (DESIGN.md): `msg.payload` is the first image
+ * (bytes when the node has them, else its URL), `msg.images` every output, `msg.job` the job.
+ */
+export const JOB_STATUSES = ['pending', 'processing', 'completed', 'failed', 'expired'] as const;
+export const jobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+export const jobProviderSchema = z.enum(['pixeldojo', 'piapi', 'workers-ai', 'cloudflare', 'local-sd']);
+export type JobProvider = z.infer<typeof jobProviderSchema>;
+
+export const costSchema = z.object({
+  credits: z.number().optional(),
+  usd: z.number().optional(),
+  neurons: z.number().optional(),
+});
+export type Cost = z.infer<typeof costSchema>;
+
+export const jobSchema = z.object({
+  provider: jobProviderSchema,
+  model: z.string(),
+  id: z.string().min(1).optional(),
+  status: jobStatusSchema,
+  submittedAt: z.string().optional(),
+  completedAt: z.string().optional(),
+  cost: costSchema.optional(),
+  creditsRemaining: z.number().optional(),
+  expiresAt: z.string().optional(),
+  params: z.record(z.string(), z.unknown()),
+});
+export type JobInfo = z.infer<typeof jobSchema>;
+
+export interface GeneratedImage {
+  url?: string;
+  data?: Buffer;
+  mimeType?: string;
+  width?: number;
+  height?: number;
+  seed?: number;
+  expiresAt?: string;
+}
+
+export interface Generation {
+  images: GeneratedImage[];
+  job: JobInfo;
+}
+
+/** A provider's answer to "how is job X doing?", normalised. */
+export interface JobSnapshot {
+  status: JobStatus;
+  images?: GeneratedImage[];
+  /** The provider's reason, for failed jobs. */
+  reason?: string;
+  cost?: Cost;
+  expiresAt?: string;
+}
+
+/**
+ * Puts a result on the message per the contract, keeping every other property (so `msg.req` and
+ * `msg.res` from `http in` survive). A pending job sets only `msg.job`.
+ */
+export function applyResult(msg: Record<string, unknown>, result: Generation | JobInfo): Record<string, unknown> {
+  if (!('images' in result)) {
+    msg.job = result;
+    return msg;
+  }
+  msg.images = result.images;
+  msg.job = result.job;
+  const first = result.images[0];
+  if (first) msg.payload = first.data ?? first.url;
+  return msg;
+}
+
+/** Bad input from a flow or a node's settings: nothing was sent, and the message says what to change. */
+export class InvalidRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidRequestError';
+  }
+}
+
+export interface ConfiguredRequest {
+  prompt?: string;
+  model?: string;
+  params?: unknown;
+}
+
+export interface ResolvedRequest {
+  prompt: string;
+  model: string;
+  params: Record<string, unknown>;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+}
+
+/**
+ * What to generate, from a message and the node's settings: the prompt from `msg.prompt`, else a
+ * string `msg.payload`, else the configured prompt; `msg.model` overrides the model; `msg.params`
+ * is merged over the configured parameters. The prompt may be empty here: each provider checks its
+ * own documented limits.
+ */
+export function resolveRequest(msg: Record<string, unknown>, configured: ConfiguredRequest): ResolvedRequest {
+  if (msg.prompt !== undefined && typeof msg.prompt !== 'string') {
+    throw new InvalidRequestError(`msg.prompt must be a string, not ${describeType(msg.prompt)}`);
+  }
+  if (msg.model !== undefined && (typeof msg.model !== 'string' || msg.model.trim() === '')) {
+    throw new InvalidRequestError(`msg.model must be a model name, not ${describeType(msg.model)}`);
+  }
+  if (msg.params !== undefined && !isPlainObject(msg.params)) {
+    throw new InvalidRequestError(`msg.params must be an object of parameters, not ${describeType(msg.params)}`);
+  }
+  const configuredParams = configured.params === undefined || configured.params === '' ? {} : configured.params;
+  if (!isPlainObject(configuredParams)) throw new InvalidRequestError('the node\'s parameters must be a JSON object');
+  const prompt = msg.prompt ?? (typeof msg.payload === 'string' ? msg.payload : undefined) ?? configured.prompt ?? '';
+  const model = ((msg.model as string | undefined) ?? configured.model ?? '').trim();
+  return { prompt: prompt.trim(), model, params: { ...configuredParams, ...(msg.params as Record<string, unknown> | undefined) } };
+}
+
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (Buffer.isBuffer(value)) return 'a Buffer';
+  return `a ${typeof value}`;
+}
+
+/** A zod failure as one sentence naming the parameter, for InvalidRequestError messages. */
+export function describeIssues(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((issue) => {
+      const where = issue.path.length > 0 ? `${prefix}${issue.path.join('.')}` : prefix.replace(/\.$/, '') || 'the request';
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}

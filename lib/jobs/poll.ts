@@ -1,0 +1,79 @@
+import type { JobSnapshot } from '../contract';
+import { ProviderError, backoffDelay, sleep } from '../http';
+
+export interface PollOptions {
+  /** First wait, before the first poll. */
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Total time before giving up. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called after every poll (for node status). */
+  onUpdate?: (snapshot: JobSnapshot, elapsedMs: number) => void;
+  random?: () => number;
+}
+
+export const DEFAULT_POLL: Pick<PollOptions, 'initialDelayMs' | 'maxDelayMs' | 'timeoutMs'> = {
+  initialDelayMs: 2_000,
+  maxDelayMs: 30_000,
+  timeoutMs: 600_000,
+};
+
+export type JobFailureKind = 'failed' | 'expired' | 'timeout';
+
+/** A job that ended without a result; its message names the job id and what to do. */
+export class JobError extends Error {
+  constructor(
+    message: string,
+    readonly jobId: string,
+    readonly kind: JobFailureKind,
+  ) {
+    super(message);
+    this.name = 'JobError';
+  }
+}
+
+/**
+ * Polls until the job completes, with exponential backoff and jitter (the providers advise 2 s
+ * growing to 30 s). Transient poll failures are ridden out until the total timeout; a failed or
+ * expired job, or a permanent error (bad key, unknown job), ends polling at once.
+ */
+export async function pollUntilDone(
+  jobId: string,
+  provider: string,
+  fetchSnapshot: (signal?: AbortSignal) => Promise<JobSnapshot>,
+  options: PollOptions,
+): Promise<JobSnapshot> {
+  const started = performance.now();
+  const elapsed = (): number => performance.now() - started;
+  for (let attempt = 0; ; attempt++) {
+    const delay = backoffDelay(attempt, { initialMs: options.initialDelayMs, maxMs: options.maxDelayMs, random: options.random });
+    const remaining = options.timeoutMs - elapsed();
+    if (remaining <= 0) throw timeoutError(jobId, provider, options.timeoutMs);
+    await sleep(Math.min(delay, remaining), options.signal);
+    let snapshot: JobSnapshot;
+    try {
+      snapshot = await fetchSnapshot(options.signal);
+    } catch (error) {
+      if (error instanceof ProviderError && error.retryable && error.kind !== 'aborted') continue;
+      throw error;
+    }
+    options.onUpdate?.(snapshot, elapsed());
+    if (snapshot.status === 'completed') return snapshot;
+    if (snapshot.status === 'failed') {
+      throw new JobError(`${provider} job ${jobId} failed: ${snapshot.reason ?? 'no reason given'}`, jobId, 'failed');
+    }
+    if (snapshot.status === 'expired') {
+      throw new JobError(`${provider} job ${jobId} expired before its result was collected; its outputs are gone`, jobId, 'expired');
+    }
+  }
+}
+
+function timeoutError(jobId: string, provider: string, timeoutMs: number): JobError {
+  return new JobError(
+    `${provider} job ${jobId} did not finish within ${Math.round(timeoutMs / 1000)} s. It may still finish at the provider: ` +
+      `send its msg.job to job-poll later to collect it`,
+    jobId,
+    'timeout',
+  );
+}

@@ -1,0 +1,37 @@
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { applyResult, resolveRequest } from '../../lib/contract';
+import { runPiapiTask } from '../../lib/jobs/run';
+import type { Completion } from '../../lib/jobs/run';
+import { handleInputs } from '../shared/input';
+import { connectionFor } from '../shared/provider';
+
+interface PiapiTaskDef extends NodeDef {
+  provider: string;
+  model: string;
+  taskType: string;
+  prompt: string;
+  params: unknown;
+  completion: Completion;
+  serviceMode: string;
+  download: boolean;
+}
+
+export = function register(RED: NodeAPI): void {
+  function PiapiTask(this: Node, def: PiapiTaskDef): void {
+    RED.nodes.createNode(this, def);
+    handleInputs(RED, this, async (msg, { signal, status }) => {
+      const connection = connectionFor(RED, def.provider);
+      const request = resolveRequest(msg, def);
+      const taskType = msg.taskType === undefined ? def.taskType || 'txt2img' : String(msg.taskType);
+      const result = await runPiapiTask(
+        connection,
+        request,
+        { taskType, serviceMode: def.serviceMode || undefined },
+        { signal, completion: def.completion || 'wait', download: def.download === true, onPhase: status.phase },
+      );
+      status.finished(result);
+      return applyResult(msg, result);
+    });
+  }
+  RED.nodes.registerType('piapi-task', PiapiTask);
+};

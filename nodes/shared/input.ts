@@ -1,0 +1,52 @@
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import { statusReporter } from './status';
+import type { StatusReporter } from './status';
+
+export type Message = NodeMessage & Record<string, unknown>;
+
+export interface InputContext {
+  /** Aborted when the node closes (redeploy, shutdown): stop and send nothing. */
+  signal: AbortSignal;
+  status: StatusReporter;
+}
+
+/** The most a close handler waits for in-flight work to notice its abort (Node-RED allows 15 s). */
+const CLOSE_WAIT_MS = 5_000;
+
+/**
+ * The one error funnel for the pack's nodes: runs `handle` per message with an AbortSignal, sends
+ * what it returns, and ends every message with done() or done(err) so Catch nodes see failures.
+ * On close every in-flight message is aborted and nothing is sent afterwards.
+ */
+export function handleInputs(RED: NodeAPI, node: Node, handle: (msg: Message, context: InputContext) => Promise<Message | null>): void {
+  const status = statusReporter(RED, node);
+  const inFlight = new Map<AbortController, Promise<void>>();
+
+  node.on('input', (msg: NodeMessage, send: (msg: NodeMessage) => void, done: (error?: Error) => void) => {
+    const controller = new AbortController();
+    const work = handle(msg as Message, { signal: controller.signal, status }).then(
+      (out) => {
+        if (controller.signal.aborted) return done();
+        if (out) send(out);
+        done();
+      },
+      (error: unknown) => {
+        if (controller.signal.aborted) return done();
+        status.failed(error);
+        done(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+    const tracked = work.finally(() => inFlight.delete(controller));
+    inFlight.set(controller, tracked);
+  });
+
+  node.on('close', (_removed: boolean, done: () => void) => {
+    for (const controller of inFlight.keys()) controller.abort(new Error('the node was closed'));
+    const settled = Promise.allSettled([...inFlight.values()]);
+    const limit = new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
+    void Promise.race([settled, limit]).then(() => {
+      status.clear();
+      done();
+    });
+  });
+}

@@ -1,0 +1,51 @@
+import type { Node, NodeAPI } from 'node-red';
+import { InvalidRequestError } from '../../lib/contract';
+import type { Generation, JobInfo } from '../../lib/contract';
+import { ProviderError } from '../../lib/http';
+import { JobError } from '../../lib/jobs/poll';
+import type { Phase } from '../../lib/jobs/run';
+import { ProviderConfigError } from '../../lib/providers';
+
+/** The node status every node of the pack shows: short (under 20 characters), translated. */
+export interface StatusReporter {
+  phase(phase: Phase, elapsedMs: number): void;
+  /** A finished generation, or a submitted job handed on pending. */
+  finished(result: Generation | JobInfo): void;
+  failed(error: unknown): void;
+  clear(): void;
+}
+
+/** A one-word reason for the status; the full message goes to done(err) and the Catch node. */
+function failureKey(error: unknown): string {
+  if (error instanceof InvalidRequestError) return 'badInput';
+  if (error instanceof ProviderConfigError) return 'badConfig';
+  if (error instanceof JobError) return error.kind === 'timeout' ? 'timedOut' : error.kind === 'expired' ? 'expired' : 'jobFailed';
+  if (error instanceof ProviderError) {
+    if (error.kind === 'rate-limited' || error.status === 429) return 'rateLimited';
+    if (error.kind === 'timeout') return 'timedOut';
+    if (error.kind === 'queue-full') return 'busy';
+    if (error.status === 401 || error.status === 403) return 'refused';
+    return 'providerError';
+  }
+  return 'failed';
+}
+
+export function statusReporter(RED: NodeAPI, node: Node): StatusReporter {
+  const text = (key: string, params?: Record<string, string | number>): string => RED._(`common.status.${key}`, params);
+  return {
+    phase(phase, elapsedMs) {
+      const seconds = Math.round(elapsedMs / 1000);
+      node.status({ fill: 'blue', shape: phase === 'submitting' ? 'dot' : 'ring', text: text(phase, { seconds }) });
+    },
+    finished(result) {
+      if ('images' in result) node.status({ fill: 'green', shape: 'dot', text: text('done', { count: result.images.length }) });
+      else node.status({ fill: 'green', shape: 'ring', text: text('submitted') });
+    },
+    failed(error) {
+      node.status({ fill: 'red', shape: 'ring', text: text(failureKey(error)) });
+    },
+    clear() {
+      node.status({});
+    },
+  };
+}
