@@ -41,6 +41,8 @@ export interface HttpResponse {
 export interface DecodedError {
   code?: string;
   message?: string;
+  /** False when the provider's code says a retry cannot help (e.g. a daily quota used up). */
+  retryable?: false;
 }
 
 export interface RetryNotice {
@@ -276,7 +278,7 @@ export class HttpClient {
 
   /** Milliseconds to wait before the next attempt, or undefined when the failure is final. */
   private retryDelay(error: AttemptError, spec: RequestSpec, attempt: number): number | undefined {
-    if (error.kind === 'aborted' || attempt >= this.policy.maxRetries) return undefined;
+    if (error.kind === 'aborted' || attempt >= this.policy.maxRetries || error.decoded?.retryable === false) return undefined;
     if (!mayRetry(spec.intent, error.failure)) return undefined;
     const asked = error.failure.kind === 'status' ? serverRequestedWaitMs(error.headers) : undefined;
     if (asked !== undefined) return asked > this.policy.maxServerWaitMs ? undefined : asked;
@@ -305,7 +307,7 @@ export class HttpClient {
       kind: tooLong ? 'rate-limited' : error.kind,
       status,
       code: error.decoded?.code,
-      retryable: error.kind !== 'aborted' && mayRetry(spec.intent, error.failure),
+      retryable: error.kind !== 'aborted' && error.decoded?.retryable !== false && mayRetry(spec.intent, error.failure),
       mayHaveBeenAccepted: ambiguous,
       retryAfterMs: asked,
     });

@@ -12,6 +12,9 @@ const envelopeSchema = z.object({
   errors: z.array(z.object({ code: z.number(), message: z.string() })).default([]),
 });
 
+/** A 429 that lasts until tomorrow: retrying it only wastes requests. */
+const DAILY_ALLOCATION_USED = 3036;
+
 /** Cloudflare error codes worth explaining. */
 const CLOUDFLARE_ADVICE: Record<number, string> = {
   3036: 'the daily free allocation of Workers AI neurons is used up',
@@ -24,7 +27,8 @@ export function decodeCloudflareError(_status: number, body: string): DecodedErr
     const first = errors[0];
     if (!first) return undefined;
     const advice = CLOUDFLARE_ADVICE[first.code];
-    return { code: String(first.code), message: advice ? `${first.message} - ${advice}` : first.message };
+    const message = advice ? `${first.message} - ${advice}` : first.message;
+    return first.code === DAILY_ALLOCATION_USED ? { code: String(first.code), message, retryable: false } : { code: String(first.code), message };
   });
 }
 

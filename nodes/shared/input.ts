@@ -42,9 +42,10 @@ export function handleInputs(RED: NodeAPI, node: Node, handle: (msg: Message, co
 
   node.on('close', (_removed: boolean, done: () => void) => {
     for (const controller of inFlight.keys()) controller.abort(new Error('the node was closed'));
-    const settled = Promise.allSettled([...inFlight.values()]);
-    const limit = new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
-    void Promise.race([settled, limit]).then(() => {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    void Promise.race([Promise.allSettled([...inFlight.values()]), limit]).then(() => {
+      clearTimeout(timer);
       status.clear();
       done();
     });
