@@ -109,6 +109,9 @@ const commonInput = {
   batch_size: z.number().int().min(1).max(4).optional(),
 };
 
+/** Task types that can run on their input image alone. */
+const PROMPT_OPTIONAL: readonly PiapiTaskType[] = ['fill-outpaint', 'redux-variation'];
+
 /** What each task type needs beyond the common inputs. */
 const TASK_INPUTS: Record<PiapiTaskType, z.ZodObject> = {
   txt2img: z.object(commonInput).strict(),
@@ -151,7 +154,8 @@ export function buildPiapiTask(request: ResolvedRequest, options: PiapiTaskOptio
       advanced ? `task type ${taskType} needs the Qubico/flux1-dev-advanced model` : `task type ${taskType} runs on Qubico/flux1-schnell or Qubico/flux1-dev`,
     );
   }
-  const input = { ...request.params, ...(request.prompt ? { prompt: request.prompt } : {}) };
+  const promptOptional = PROMPT_OPTIONAL.includes(taskType);
+  const input = { ...request.params, ...(request.prompt || !promptOptional ? { prompt: request.prompt } : {}) };
   const parsed = TASK_INPUTS[taskType].safeParse(input);
   if (!parsed.success) throw new InvalidRequestError(`PiAPI ${taskType}: ${describeIssues(parsed.error, 'input.')}`);
   const checked = parsed.data as Record<string, unknown>;
