@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { request } from 'undici';
-import { prepareUserDir, spawnNodeRed } from '../../scripts/node-red-home';
-import { freePort, waitFor } from '../support/net';
+import { waitFor } from '../support/net';
+import { startRuntime } from '../support/runtime';
+import type { Runtime } from '../support/runtime';
 
 /** Node-RED's own start-up warnings on a fresh user directory; anything else in the log is ours to fix. */
 const CORE_STARTUP_WARNINGS = [/Projects disabled/, /Encrypted credentials not found/];
@@ -20,25 +18,8 @@ const ADMIN_AUTH = `adminAuth: {
 
 describe('the pack in a real Node-RED runtime (the way npm start runs it)', function () {
   this.timeout(60_000);
-  let child: ChildProcess;
-  let base: string;
-  let userDir: string;
-  let log = '';
-
-  async function call(method: 'GET' | 'POST', route: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-    const answer = await request(`${base}${route}`, {
-      method,
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json',
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-        ...options.headers,
-      },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-    const text = await answer.body.text();
-    return { status: answer.statusCode, text, json: () => JSON.parse(text) as Record<string, unknown> };
-  }
+  let runtime: Runtime;
+  const call: Runtime['call'] = (...args) => runtime.call(...args);
   async function token(username: 'admin' | 'viewer'): Promise<string> {
     const scope = username === 'admin' ? '*' : 'read';
     const answer = await call('POST', '/auth/token', {
@@ -49,24 +30,9 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
   }
 
   before(async () => {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-nr-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    const settingsFile = prepareUserDir({ userDir, port, extraSettings: ADMIN_AUTH });
-    child = spawnNodeRed(userDir, settingsFile, 'pipe');
-    child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    await waitFor(() => log.includes('Started flows') || child.exitCode !== null, 45_000, 'Node-RED to start');
-    assert.equal(child.exitCode, null, log);
+    runtime = await startRuntime(ADMIN_AUTH);
   });
-  after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGINT');
-      await exited;
-    }
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
+  after(() => runtime?.stop());
 
   it('loads every node set of the pack without an error or a warning', async () => {
     const nodes = (await call('GET', '/nodes', { token: await token('admin') })).json() as unknown as Array<{ id: string; enabled: boolean; err?: string }>;
@@ -77,7 +43,7 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
       assert.equal(set.enabled, true);
       assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
     }
-    const problems = log.split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !CORE_STARTUP_WARNINGS.some((known) => known.test(line)));
+    const problems = runtime.log().split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !CORE_STARTUP_WARNINGS.some((known) => known.test(line)));
     assert.deepEqual(problems, []);
   });
 
@@ -107,11 +73,11 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
     const exported = await call('GET', '/flows', { token: admin });
     assert.ok(exported.text.includes('"pc1"'));
     assert.ok(!exported.text.includes(apiKey) && !exported.text.includes(accountId));
-    await waitFor(() => fs.existsSync(path.join(userDir, 'flows_cred.json')), 5000, 'credentials file');
-    assert.ok(!fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8').includes(apiKey));
-    assert.ok(!fs.readFileSync(path.join(userDir, 'flows_cred.json'), 'utf8').includes(apiKey), 'credentials are encrypted at rest');
+    await waitFor(() => fs.existsSync(path.join(runtime.userDir, 'flows_cred.json')), 5000, 'credentials file');
+    assert.ok(!fs.readFileSync(path.join(runtime.userDir, 'flows.json'), 'utf8').includes(apiKey));
+    assert.ok(!fs.readFileSync(path.join(runtime.userDir, 'flows_cred.json'), 'utf8').includes(apiKey), 'credentials are encrypted at rest');
     const credentials = (await call('GET', '/credentials/provider-config/pc1', { token: admin })).json();
     assert.deepEqual(credentials, { has_apiKey: true, accountId: '' });
-    assert.ok(!log.includes(apiKey), 'the key never reaches the log');
+    assert.ok(!runtime.log().includes(apiKey), 'the key never reaches the log');
   });
 });
