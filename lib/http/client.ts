@@ -59,7 +59,7 @@ export interface HttpClientOptions {
   authHeaders?: Record<string, string>;
   /** Values that must never appear in an error or log line. */
   secrets?: readonly string[];
-  /** Limit for one attempt, from sending to the last byte of the answer. */
+  /** How long an attempt may wait for the answer's headers, and then between chunks of its body. */
   timeoutMs: number;
   connectTimeoutMs?: number;
   rateLimiter?: RateLimiter;
@@ -205,8 +205,7 @@ export class HttpClient {
   }
 
   private async attempt(url: URL, spec: RequestSpec): Promise<HttpResponse> {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
-    const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
+    const signal = spec.signal;
     const headers: Record<string, string> = {
       accept: 'application/json, image/*;q=0.9, */*;q=0.8',
       ...(spec.authenticate === false ? {} : this.options.authHeaders),
@@ -221,7 +220,7 @@ export class HttpClient {
     try {
       answer = await request(url, { method: spec.method, headers, body, signal, dispatcher: this.agent });
     } catch (error) {
-      throw this.classifyTransportError(error, spec.signal, timeout);
+      throw this.classifyTransportError(error, spec.signal);
     }
     const responseHeaders = flattenHeaders(answer.headers);
     const ok = answer.statusCode >= 200 && answer.statusCode < 300;
@@ -231,7 +230,7 @@ export class HttpClient {
       bytes = await readBody(answer.body, limit, ok);
     } catch (error) {
       if (error instanceof AttemptError) throw error;
-      throw this.classifyTransportError(error, spec.signal, timeout);
+      throw this.classifyTransportError(error, spec.signal);
     }
     if (ok) return { status: answer.statusCode, headers: responseHeaders, body: bytes };
     const decoded = this.options.decodeError?.(answer.statusCode, bytes.toString('utf8'));
@@ -244,15 +243,9 @@ export class HttpClient {
     );
   }
 
-  private classifyTransportError(error: unknown, callerSignal: AbortSignal | undefined, timeout: AbortSignal): Error {
+  /** Undici's headers and body timeouts (set on the Agent) end an attempt that takes too long. */
+  private classifyTransportError(error: unknown, callerSignal: AbortSignal | undefined): Error {
     if (callerSignal?.aborted) return this.abortedError();
-    if (timeout.aborted) {
-      return new AttemptError(
-        { kind: 'timeout', reachedServer: true },
-        'timeout',
-        `${this.provider} did not answer within ${this.options.timeoutMs} ms`,
-      );
-    }
     const code = errorCode(error);
     if (code && RESPONSE_TIMEOUT_CODES.has(code)) {
       return new AttemptError(

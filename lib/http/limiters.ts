@@ -23,13 +23,17 @@ export interface RateLimiterOptions {
  * documented per-minute limit, however the provider's own window is aligned.
  */
 export class RateLimiter {
-  private readonly grants: number[] = [];
+  /** Start times of the last `limit` grants, oldest at `head`: a ring, so each grant is O(1). */
+  private readonly grants: Float64Array;
+  private head = 0;
+  private count = 0;
   private readonly queue: WaitQueue;
   private pumping = false;
   private closed = false;
   private readonly stop = new AbortController();
 
   constructor(private readonly options: RateLimiterOptions) {
+    this.grants = new Float64Array(options.limit);
     this.queue = new WaitQueue(
       options.maxWaiting,
       () =>
@@ -60,9 +64,14 @@ export class RateLimiter {
 
   private tryGrant(): boolean {
     const now = performance.now();
-    while (this.grants.length > 0 && now - this.grants[0] >= this.options.windowMs) this.grants.shift();
-    if (this.grants.length >= this.options.limit) return false;
-    this.grants.push(now);
+    const { limit, windowMs } = this.options;
+    while (this.count > 0 && now - this.grants[this.head] >= windowMs) {
+      this.head = (this.head + 1) % limit;
+      this.count--;
+    }
+    if (this.count >= limit) return false;
+    this.grants[(this.head + this.count) % limit] = now;
+    this.count++;
     return true;
   }
 
@@ -75,7 +84,7 @@ export class RateLimiter {
           this.queue.wakeNext();
           continue;
         }
-        const wait = this.grants[0] + this.options.windowMs - performance.now();
+        const wait = this.grants[this.head] + this.options.windowMs - performance.now();
         await sleep(Math.max(1, Math.ceil(wait)), this.stop.signal).catch(() => undefined);
       }
     } finally {

@@ -30,8 +30,20 @@ function failureKey(error: unknown): string {
   return 'failed';
 }
 
+/** Placeholder values that make a translation come back as its template, e.g. "queued __seconds__s". */
+const PLACEHOLDERS = { seconds: '__seconds__', count: '__count__' };
+const templates = new Map<string, string>();
+
 export function statusReporter(RED: NodeAPI, node: Node): StatusReporter {
-  const text = (key: string, params?: Record<string, string | number>): string => RED._(`common.status.${key}`, params);
+  // Each template is translated once: a translation per status update costs more than the request it reports.
+  const text = (key: string, params: Record<string, number> = {}): string => {
+    let template = templates.get(key);
+    if (template === undefined) {
+      template = RED._(`common.status.${key}`, PLACEHOLDERS);
+      templates.set(key, template);
+    }
+    return template.replace(/__(\w+)__/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+  };
   return {
     phase(phase, elapsedMs) {
       const seconds = Math.round(elapsedMs / 1000);

@@ -10,6 +10,7 @@ declare module 'node-red-node-test-helper' {
     id: string;
     credentials: Record<string, string | undefined>;
     on(event: string, listener: (...args: never[]) => void): void;
+    removeListener(event: string, listener: (...args: never[]) => void): void;
     receive(msg: Record<string, unknown>): void;
     warn: { called: boolean; args: unknown[][] };
     error: { called: boolean; args: unknown[][] };

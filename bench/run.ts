@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Agent, request } from 'undici';
+import { z } from 'zod';
+import type { JobInfo } from '../lib/contract';
+import { sleep } from '../lib/http';
+import { completeJob } from '../lib/jobs/run';
+import { ProviderConnection } from '../lib/providers';
+import { pixeldojoJobSnapshot } from '../lib/providers/pixeldojo';
+import type { SandboxServer } from '../lib/sandbox';
+import { prepareUserDir } from '../scripts/node-red-home';
+
+/**
+ * `npm run bench`: every number is a ratio against a baseline measured in the same run, on the
+ * same sandbox, because the machines this runs on are shared and noisy.
+ */
+
+const CONCURRENCY = 64;
+const MESSAGES = 4_000;
+const FLUX_BODY = { prompt: 'a lighthouse at dusk', model: 'flux-pro' };
+
+interface EmbeddedRed {
+  init(server: Server, settings: Record<string, unknown>): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  nodes: { getNode(id: string): { receive(msg: Record<string, unknown>): void; connection?: ProviderConnection } | null };
+  hooks: { add(name: string, hook: (event: { source: { id: string }; msg: Record<string, unknown> }) => void): void };
+  runtime: { flows: { setFlows(options: { flows: { flows: unknown[] }; deploymentType: string }): Promise<unknown> } };
+}
+
+/**
+ * flux-generate inside a real, embedded Node-RED runtime (the pack installed in its user
+ * directory as npm start does), so the measurement has none of the test helper's spies.
+ */
+async function startEmbeddedNodeRed(): Promise<{ red: EmbeddedRed; stop: () => Promise<void> }> {
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-bench-'));
+  prepareUserDir({ userDir, port: 0 });
+  const red = require('node-red') as EmbeddedRed;
+  const server = createServer();
+  red.init(server, { userDir, httpAdminRoot: false, httpNodeRoot: false, credentialSecret: false, logging: { console: { level: 'warn' } }, editorTheme: { tours: false } });
+  await red.start();
+  return {
+    red,
+    stop: async () => {
+      await red.stop();
+      server.close();
+      fs.rmSync(userDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function throughputThroughNodeRed(red: EmbeddedRed, sandboxLatencyMs: number): Promise<{ nodeRed: number; bare: number }> {
+  await red.runtime.flows.setFlows({
+    deploymentType: 'full',
+    flows: {
+      flows: [
+        { id: 'f1', type: 'tab' },
+        { id: 'cfg', type: 'provider-config', kind: 'sandbox', rpm: '100000', concurrency: String(CONCURRENCY) },
+        { id: 'gen', z: 'f1', x: 1, y: 1, type: 'flux-generate', provider: 'cfg', endpoint: 'flux', model: 'flux-pro', params: {}, completion: 'wait', wires: [['sink']] },
+        { id: 'sink', z: 'f1', x: 1, y: 1, type: 'junction', wires: [] },
+      ],
+    },
+  });
+  const deadline = Date.now() + 10_000;
+  while (!red.nodes.getNode('gen') && Date.now() < deadline) await sleep(20);
+  const connection = red.nodes.getNode('cfg')?.connection as ProviderConnection;
+  const sandbox = await connection.sandbox();
+  sandbox.credits = Number.MAX_SAFE_INTEGER;
+  if (sandboxLatencyMs > 0) sandbox.injectFault({ fault: { type: 'latency', ms: sandboxLatencyMs }, times: Number.MAX_SAFE_INTEGER });
+
+  // Warm both paths (JIT, sockets) before timing.
+  await runNodeRed(red, 200);
+  await runBare(sandbox, 200);
+  const nodeRed = await runNodeRed(red, MESSAGES);
+  const bare = await runBare(sandbox, MESSAGES);
+  return { nodeRed, bare };
+}
+
+/** Every message flux-generate sends, seen through Node-RED's postDeliver hook. */
+let onGenerated: (msg: Record<string, unknown>) => void = () => undefined;
+
+/** Keeps CONCURRENCY messages in flight through flux-generate; returns messages per second. */
+function runNodeRed(red: EmbeddedRed, total: number): Promise<number> {
+  const node = red.nodes.getNode('gen');
+  if (!node) throw new Error('flux-generate did not start');
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let received = 0;
+    const started = performance.now();
+    const send = () => node.receive({ prompt: FLUX_BODY.prompt });
+    onGenerated = (msg) => {
+      if (!msg.images) return reject(new Error('no images in an output'));
+      if (++received === total) resolve(total / ((performance.now() - started) / 1000));
+      else if (sent < total) {
+        sent++;
+        send();
+      }
+    };
+    for (; sent < Math.min(CONCURRENCY, total); sent++) send();
+  });
+}
+
+/** The same requests with bare undici: CONCURRENCY workers, keep-alive pool, JSON parsed. */
+async function runBare(sandbox: SandboxServer, total: number): Promise<number> {
+  const agent = new Agent({ connections: CONCURRENCY });
+  const url = `${sandbox.baseUrl('pixeldojo')}/flux`;
+  const headers = { authorization: `Bearer ${sandbox.options.apiKey}`, 'content-type': 'application/json' };
+  let remaining = total;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (remaining-- > 0) {
+        const answer = await request(url, { method: 'POST', headers, body: JSON.stringify(FLUX_BODY), dispatcher: agent });
+        const body = (await answer.body.json()) as { images?: unknown[] };
+        if (!body.images) throw new Error('no images');
+      }
+    }),
+  );
+  await agent.close();
+  return total / ((performance.now() - started) / 1000);
+}
+
+/**
+ * Polls per completed job: the pack's backoff (2 s doubling to 30 s, with jitter) against a fixed
+ * 2 s poll, for a 60 s job. Time is scaled by 1/10 (a 6 s job, 200 ms / 3 s delays) so the bench
+ * runs in seconds; both schedules scale alike, so the ratio is the same.
+ */
+async function pollsPerJob(): Promise<{ backoff: number; fixed: number }> {
+  const SCALE = 10;
+  const JOBS = 8;
+  const connection = new ProviderConnection({ name: 'bench', config: { kind: 'sandbox', rpm: '100000' }, credentials: {} });
+  const sandbox = await connection.sandbox();
+  const client = await connection.client('pixeldojo');
+  const submit = async (): Promise<JobInfo> => {
+    sandbox.scriptJobs('pixeldojo', { durationMs: 60_000 / SCALE });
+    const answer = await client.json({ method: 'POST', path: 'models/flux-dev/run', json: { prompt: 'p' }, intent: 'submit' }, z.object({ jobId: z.string() }));
+    return { provider: 'pixeldojo', model: 'flux-dev', id: answer.jobId, status: 'pending', params: {} };
+  };
+  const pollsOf = (job: JobInfo) => sandbox.requestsTo('pixeldojo', 'GET', `/jobs/${job.id}`).length;
+
+  const backoffJobs = await Promise.all(Array.from({ length: JOBS }, submit));
+  await Promise.all(
+    backoffJobs.map((job) =>
+      completeJob(connection, job, { completion: 'wait', download: false, poll: { initialDelayMs: 2_000 / SCALE, maxDelayMs: 30_000 / SCALE, timeoutMs: 600_000 } }),
+    ),
+  );
+  const fixedJobs = await Promise.all(Array.from({ length: JOBS }, submit));
+  await Promise.all(
+    fixedJobs.map(async (job) => {
+      for (;;) {
+        await sleep(2_000 / SCALE);
+        if ((await pixeldojoJobSnapshot(client, job.id as string)).status === 'completed') return;
+      }
+    }),
+  );
+  await connection.close();
+  const mean = (jobs: JobInfo[]) => jobs.reduce((sum, job) => sum + pollsOf(job), 0) / jobs.length;
+  return { backoff: mean(backoffJobs), fixed: mean(fixedJobs) };
+}
+
+async function main(): Promise<void> {
+  const { red, stop } = await startEmbeddedNodeRed();
+  red.hooks.add('postDeliver', (event) => {
+    if (event.source.id === 'gen') onGenerated(event.msg);
+  });
+  console.log(`flux-generate throughput in Node-RED, ${CONCURRENCY} in flight, ${MESSAGES} messages, sandbox on loopback`);
+  for (const latency of [0, 50]) {
+    const { nodeRed, bare } = await throughputThroughNodeRed(red, latency);
+    console.log(
+      `  sandbox latency ${String(latency).padStart(2)} ms: Node-RED ${nodeRed.toFixed(0)} msg/s, bare undici ${bare.toFixed(0)} req/s, ratio ${(nodeRed / bare).toFixed(2)} (goal >= 0.9)`,
+    );
+  }
+  await stop();
+  const polls = await pollsPerJob();
+  console.log('polls per completed 60 s job (time scaled 1/10)');
+  console.log(`  backoff ${polls.backoff.toFixed(1)}, fixed 2 s ${polls.fixed.toFixed(1)}, ratio ${(polls.backoff / polls.fixed).toFixed(2)} (goal <= 0.3)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
