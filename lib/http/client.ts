@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { ZodType } from 'zod';
@@ -35,6 +36,12 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
+}
+
+export interface StreamingResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Readable;
 }
 
 /** A provider's documented error body, reduced to what a person needs. */
@@ -120,12 +127,33 @@ export class HttpClient {
   }
 
   /** Sends the request; a non-2xx answer becomes a ProviderError. */
-  async send(spec: RequestSpec): Promise<HttpResponse> {
+  send(spec: RequestSpec): Promise<HttpResponse> {
+    return this.withRetries(spec, async (url) => {
+      const opened = await this.open(url, spec);
+      const limit = spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+      try {
+        return { status: opened.status, headers: opened.headers, body: await readBody(opened.body, limit) };
+      } catch (error) {
+        if (error instanceof AttemptError) throw error;
+        throw this.classifyTransportError(error, spec.signal);
+      }
+    });
+  }
+
+  /**
+   * Opens a 2xx answer whose body the caller streams (downloads straight to disk). Failures before
+   * the body starts are retried as for `send`; the caller owns the stream and must consume or destroy it.
+   */
+  stream(spec: RequestSpec): Promise<StreamingResponse> {
+    return this.withRetries(spec, (url) => this.open(url, spec));
+  }
+
+  private async withRetries<T>(spec: RequestSpec, attemptOnce: (url: URL) => Promise<T>): Promise<T> {
     const url = this.resolve(spec);
     for (let attempt = 0; ; attempt++) {
       await this.acquireSlot(spec);
       try {
-        return await this.attempt(url, spec);
+        return await attemptOnce(url);
       } catch (error) {
         if (!(error instanceof AttemptError)) throw this.toProviderError(error, spec);
         const delayMs = this.retryDelay(error, spec, attempt);
@@ -204,7 +232,8 @@ export class HttpClient {
     }
   }
 
-  private async attempt(url: URL, spec: RequestSpec): Promise<HttpResponse> {
+  /** One attempt: a 2xx answer with its body unread, or an AttemptError (error bodies are read here). */
+  private async open(url: URL, spec: RequestSpec): Promise<StreamingResponse> {
     const signal = spec.signal;
     const headers: Record<string, string> = {
       accept: 'application/json, image/*;q=0.9, */*;q=0.8',
@@ -223,16 +252,13 @@ export class HttpClient {
       throw this.classifyTransportError(error, spec.signal);
     }
     const responseHeaders = flattenHeaders(answer.headers);
-    const ok = answer.statusCode >= 200 && answer.statusCode < 300;
-    const limit = ok ? (spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) : ERROR_BODY_LIMIT;
+    if (answer.statusCode >= 200 && answer.statusCode < 300) return { status: answer.statusCode, headers: responseHeaders, body: answer.body };
     let bytes: Buffer;
     try {
-      bytes = await readBody(answer.body, limit, ok);
+      bytes = await readBody(answer.body, ERROR_BODY_LIMIT, false);
     } catch (error) {
-      if (error instanceof AttemptError) throw error;
       throw this.classifyTransportError(error, spec.signal);
     }
-    if (ok) return { status: answer.statusCode, headers: responseHeaders, body: bytes };
     const decoded = this.options.decodeError?.(answer.statusCode, bytes.toString('utf8'));
     throw new AttemptError(
       { kind: 'status', status: answer.statusCode },
@@ -343,7 +369,7 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   return flat;
 }
 
-async function readBody(body: Dispatcher.ResponseData['body'], limit: number, failWhenLarger: boolean): Promise<Buffer> {
+async function readBody(body: Readable, limit: number, failWhenLarger = true): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

@@ -8,10 +8,11 @@ export function detectImageType(bytes: Buffer): ImageMimeType | undefined {
   return undefined;
 }
 
-/** Width and height from a PNG's IHDR or a JPEG's SOF marker; undefined when not found. */
+/** Width and height from the header of a PNG (IHDR), WebP (VP8, VP8L, VP8X) or JPEG (SOF); undefined when not found. */
 export function imageSize(bytes: Buffer): { width: number; height: number } | undefined {
   const type = detectImageType(bytes);
   if (type === 'image/png' && bytes.length >= 24) return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  if (type === 'image/webp') return webpSize(bytes);
   if (type !== 'image/jpeg') return undefined;
   for (let offset = 2; offset + 9 < bytes.length; ) {
     if (bytes[offset] !== 0xff) return undefined;
@@ -20,5 +21,17 @@ export function imageSize(bytes: Buffer): { width: number; height: number } | un
     if (isFrame) return { height: bytes.readUInt16BE(offset + 5), width: bytes.readUInt16BE(offset + 7) };
     offset += 2 + bytes.readUInt16BE(offset + 2);
   }
+  return undefined;
+}
+
+function webpSize(bytes: Buffer): { width: number; height: number } | undefined {
+  if (bytes.length < 30) return undefined;
+  const chunk = bytes.toString('latin1', 12, 16);
+  if (chunk === 'VP8X') return { width: 1 + bytes.readUIntLE(24, 3), height: 1 + bytes.readUIntLE(27, 3) };
+  if (chunk === 'VP8L') {
+    const bits = bytes.readUInt32LE(21);
+    return { width: 1 + (bits & 0x3fff), height: 1 + ((bits >> 14) & 0x3fff) };
+  }
+  if (chunk === 'VP8 ') return { width: bytes.readUInt16LE(26) & 0x3fff, height: bytes.readUInt16LE(28) & 0x3fff };
   return undefined;
 }

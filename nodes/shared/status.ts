@@ -11,6 +11,7 @@ export interface StatusReporter {
   phase(phase: Phase, elapsedMs: number): void;
   /** A finished generation, or a submitted job handed on pending. */
   finished(result: Generation | JobInfo): void;
+  saved(files: number): void;
   failed(error: unknown): void;
   clear(): void;
 }
@@ -52,6 +53,9 @@ export function statusReporter(RED: NodeAPI, node: Node): StatusReporter {
     finished(result) {
       if ('images' in result) node.status({ fill: 'green', shape: 'dot', text: text('done', { count: result.images.length }) });
       else node.status({ fill: 'green', shape: 'ring', text: text('submitted') });
+    },
+    saved(files) {
+      node.status({ fill: 'green', shape: 'dot', text: text('saved', { count: files }) });
     },
     failed(error) {
       node.status({ fill: 'red', shape: 'ring', text: text(failureKey(error)) });

@@ -1,0 +1,70 @@
+import path from 'node:path';
+import { InvalidRequestError, describeType, jobSchema } from '../contract';
+import type { GeneratedImage } from '../contract';
+import type { HttpClient } from '../http';
+import type { NameTokens } from './paths';
+import type { GenerationMetadata } from './png-text';
+import { saveImage } from './save';
+import type { ImageSource, SaveTarget, SavedFile } from './save';
+
+/** `directory` as the node stores it: empty means `<userDir>/images`, relative means under the user directory. */
+export function resolveBaseDirectory(directory: string | undefined, userDir: string): string {
+  const chosen = directory?.trim() || 'images';
+  return path.resolve(userDir, chosen);
+}
+
+function sourcesOf(msg: Record<string, unknown>): Array<ImageSource & Partial<GeneratedImage>> {
+  if (Array.isArray(msg.images) && msg.images.length > 0) return msg.images as Array<ImageSource & Partial<GeneratedImage>>;
+  const payload = msg.payload;
+  const items = Array.isArray(payload) ? payload : [payload];
+  return items.map((item) => {
+    if (Buffer.isBuffer(item)) return { data: item };
+    if (typeof item === 'string' && item.trim() !== '') return { url: item.trim() };
+    throw new InvalidRequestError(`nothing to save: msg.images, or msg.payload as an image Buffer, a URL or an array of them, not ${describeType(item)}`);
+  });
+}
+
+const numberOf = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+const stringOf = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/** What the message says about how its images were made (msg.job per the contract, else msg.prompt). */
+function metadataOf(msg: Record<string, unknown>): GenerationMetadata {
+  const job = jobSchema.safeParse(msg.job);
+  const params = job.success ? job.data.params : {};
+  return {
+    prompt: stringOf(params.prompt) ?? stringOf(msg.prompt),
+    negativePrompt: stringOf(params.negative_prompt),
+    model: job.success ? job.data.model : undefined,
+    provider: job.success ? job.data.provider : undefined,
+    seed: numberOf(params.seed),
+    steps: numberOf(params.num_inference_steps) ?? numberOf(params.steps),
+    sampler: stringOf(params.scheduler),
+    cfgScale: numberOf(params.guidance_scale),
+    jobId: job.success ? job.data.id : undefined,
+    params,
+    cost: job.success ? job.data.cost : undefined,
+  };
+}
+
+/** Saves every image of a message, in order; `msg.filename` may override the node's template. */
+export async function saveMessageImages(
+  target: SaveTarget,
+  msg: Record<string, unknown>,
+  client: HttpClient,
+  signal?: AbortSignal,
+): Promise<SavedFile[]> {
+  if (msg.filename !== undefined && typeof msg.filename !== 'string') {
+    throw new InvalidRequestError(`msg.filename must be a file-name template, not ${describeType(msg.filename)}`);
+  }
+  const template = (msg.filename as string | undefined) ?? target.template;
+  const sources = sourcesOf(msg);
+  const meta = metadataOf(msg);
+  const date = new Date();
+  const saved: SavedFile[] = [];
+  for (const [index, source] of sources.entries()) {
+    const seed = numberOf(source.seed) ?? meta.seed;
+    const tokens: NameTokens = { date, provider: meta.provider, model: meta.model, jobId: meta.jobId, seed, index, prompt: meta.prompt };
+    saved.push(await saveImage({ ...target, template }, { data: source.data, url: source.url }, { ...meta, seed, sourceUrl: source.url }, tokens, client, signal));
+  }
+  return saved;
+}

@@ -1,0 +1,83 @@
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { InvalidRequestError, describeIssues } from '../../lib/contract';
+import { HttpClient } from '../../lib/http';
+import { galleryQuerySchema, listGallery } from '../../lib/storage/gallery';
+import { resolveBaseDirectory, saveMessageImages } from '../../lib/storage/message';
+import { DEFAULT_FILENAME_TEMPLATE } from '../../lib/storage/paths';
+import type { CollisionPolicy } from '../../lib/storage/save';
+import { thumbnailDataUrl } from '../../lib/storage/thumbnail';
+import { handleInputs } from '../shared/input';
+
+interface SaveImageDef extends NodeDef {
+  directory: string;
+  filename: string;
+  collision: CollisionPolicy;
+  preview: boolean;
+  maxSize: string | number;
+}
+
+/** The pack's own comms topic (never the shared `image` topic other packs use). */
+const PREVIEW_TOPIC = 'image-gen/preview';
+const DEFAULT_MAX_MB = 100;
+/** Per deployed node: its directory (for the gallery endpoint) and its last preview (kept across editor reloads). */
+const directories = new Map<string, string>();
+const previews = new Map<string, string>();
+
+export = function register(RED: NodeAPI): void {
+  function SaveImage(this: Node, def: SaveImageDef): void {
+    RED.nodes.createNode(this, def);
+    const baseDir = resolveBaseDirectory(def.directory, RED.settings.userDir ?? process.cwd());
+    directories.set(this.id, baseDir);
+    const maxMb = Number(def.maxSize) > 0 ? Number(def.maxSize) : DEFAULT_MAX_MB;
+    const target = { baseDir, template: def.filename || DEFAULT_FILENAME_TEMPLATE, collision: def.collision || 'unique', maxBytes: maxMb * 1024 * 1024 };
+    const downloads = new HttpClient({ provider: 'image download', baseUrl: 'http://localhost', timeoutMs: 60_000, retry: { maxRetries: 2 } });
+
+    handleInputs(RED, this, async (msg, { signal, status }) => {
+      if (msg.gallery !== undefined) {
+        const query = galleryQuerySchema.safeParse(msg.gallery ?? {});
+        if (!query.success) throw new InvalidRequestError(`msg.gallery: ${describeIssues(query.error)}`);
+        msg.payload = await listGallery(baseDir, query.data);
+        return msg;
+      }
+      const files = await saveMessageImages(target, msg, downloads, signal);
+      msg.files = files;
+      status.saved(files.filter((file) => !file.skipped).length);
+      const last = files[files.length - 1];
+      if (def.preview !== false && last && !last.skipped) {
+        const src = await thumbnailDataUrl(last.path, last.bytes);
+        if (src) {
+          previews.set(this.id, src);
+          RED.comms.publish(`${PREVIEW_TOPIC}/${this.id}`, { id: this.id, src }, false);
+        }
+      }
+      return msg;
+    });
+    this.on('close', (removed: boolean, done: () => void) => {
+      if (removed) {
+        directories.delete(this.id);
+        previews.delete(this.id);
+      }
+      downloads.close().then(done, done);
+    });
+  }
+  RED.nodes.registerType('save-image', SaveImage);
+
+  RED.httpAdmin.get('/image-gen/save-image/:id/preview', RED.auth.needsPermission('save-image.read'), (req, res) => {
+    const id = String(req.params.id);
+    const src = previews.get(id);
+    if (src) res.json({ id, src });
+    else res.sendStatus(404);
+  });
+
+  // Lists what a deployed save-image node stored, newest first, as VisionCraft's GET /gallery does.
+  RED.httpAdmin.get('/image-gen/save-image/:id/gallery', RED.auth.needsPermission('save-image.read'), (req, res) => {
+    const directory = directories.get(String(req.params.id));
+    const query = galleryQuerySchema.safeParse(req.query);
+    if (!directory) return void res.status(404).json({ error: 'no deployed save-image node has that id' });
+    if (!query.success) return void res.status(400).json({ error: describeIssues(query.error) });
+    listGallery(directory, query.data).then(
+      (listing) => res.json(listing),
+      (error: unknown) => res.status(500).json({ error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+};
