@@ -197,6 +197,12 @@ export async function saveImage(
     return saved;
   } catch (error) {
     await removeQuietly(temporary);
-    throw error;
+    if (!source.url || error instanceof InvalidRequestError || error instanceof ProviderError || signal?.aborted) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw client.error(`the download of ${source.url} broke off after ${gate.bytes} bytes (${reason}); nothing was saved`, {}, {
+      kind: 'network',
+      retryable: true,
+      cause: error,
+    });
   }
 }

@@ -68,6 +68,20 @@ describe('examples/ in a real Node-RED runtime, offline against the sandbox', fu
     });
   }
 
+  it('save-image.json answers GET /gallery with what it saved, newest first', async () => {
+    const flow = JSON.parse(fs.readFileSync(path.join(examplesDir, 'save-image.json'), 'utf8')) as FlowNode[];
+    await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
+    const logStart = runtime.log().length;
+    await untilOk(() => runtime.call('POST', '/inject/si.inject'), 'inject');
+    await waitFor(() => runtime.log().slice(logStart).includes('[debug:saved files]'), 30_000, 'the images to be saved');
+    const answer = await untilOk(() => runtime.call('GET', '/gallery?limit=1&model=flux-pro'), 'GET /gallery');
+    const listing = answer.json() as { total: number; images: Array<{ path: string; seed: number; prompt: string }> };
+    assert.ok(listing.total >= 2);
+    assert.equal(listing.images.length, 1);
+    assert.equal(listing.images[0].prompt, 'a koi pond in autumn, ukiyo-e');
+    assert.ok(fs.existsSync(path.join(runtime.userDir, 'images', 'examples', listing.images[0].path)));
+  });
+
   it('starter.json answers GET /generate?prompt=... with the PNG, through http in and http response', async () => {
     const flow = JSON.parse(fs.readFileSync(path.join(examplesDir, 'starter.json'), 'utf8')) as FlowNode[];
     await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });

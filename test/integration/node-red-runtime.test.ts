@@ -47,6 +47,13 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
     assert.deepEqual(problems, []);
   });
 
+  it('refuses the save-image gallery and preview endpoints to a caller without a token', async () => {
+    for (const route of ['/image-gen/save-image/any/gallery', '/image-gen/save-image/any/preview', '/image-gen/pixeldojo/models?provider=any']) {
+      assert.equal((await call('GET', route)).status, 401, route);
+    }
+    assert.equal((await call('GET', '/image-gen/save-image/any/gallery', { token: await token('viewer') })).status, 404, 'a reader may list galleries');
+  });
+
   it('refuses the connection-test endpoint to a caller without permission', async () => {
     const body = { kind: 'sandbox' };
     assert.equal((await call('POST', '/image-gen/provider-config/test', { body })).status, 401);

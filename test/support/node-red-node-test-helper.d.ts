@@ -18,6 +18,8 @@ declare module 'node-red-node-test-helper' {
   }
 
   interface Helper {
+    /** The runtime's event bus (internal): RED.comms.publish emits `comms` on it. */
+    _events: { on(event: string, listener: (event: { topic: string; data: unknown }) => void): void; off(event: string, listener: (event: { topic: string; data: unknown }) => void): void };
     init(runtimePath: string, userSettings?: Record<string, unknown>): void;
     load(nodes: unknown, flow: unknown[], credentials?: Record<string, unknown>): Promise<void>;
     unload(): Promise<void>;

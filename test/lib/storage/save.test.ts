@@ -82,7 +82,7 @@ describe('lib/storage saveImage', () => {
     ['a body that is not an image', '/files/page.html', /is not a PNG, JPEG or WebP image/],
     ['an oversize body', '/files/large-12000000.png', /larger than the 10485760-byte limit/],
     ['an expired URL (404)', '/files/expired.png', /is gone \(HTTP 404\): provider URLs expire/],
-    ['a dropped connection', '/files/dropped-4000000.png', /./],
+    ['a dropped connection', '/files/dropped-4000000.png', /broke off after \d+ bytes .*nothing was saved/],
   ] as const) {
     it(`refuses ${label}, leaving no partial file`, async () => {
       const error = await rejectionOf(saveImage(target(), { url: `${sandbox.origin}${url}` }, meta, tokens, client));
