@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { createServer } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -161,10 +162,103 @@ async function pollsPerJob(): Promise<{ backoff: number; fixed: number }> {
   return { backoff: mean(backoffJobs), fixed: mean(fixedJobs) };
 }
 
+const SAVE_BODY_MB = 50;
+const SAVE_ROUNDS = 8;
+
+/** Sends one message to a node and resolves with what it sent (through the postDeliver hook). */
+function throughNode(red: EmbeddedRed, id: string, msg: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const node = red.nodes.getNode(id);
+  if (!node) throw new Error(`${id} did not start`);
+  return new Promise((resolve) => {
+    watchers.set(id, resolve);
+    node.receive(msg);
+  });
+}
+const watchers = new Map<string, (msg: Record<string, unknown>) => void>();
+
+/** Peak RSS growth while `work` runs, sampled every 5 ms. */
+async function peakGrowthMb(work: () => Promise<unknown>): Promise<number> {
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+  try {
+    await work();
+  } finally {
+    clearInterval(sampler);
+  }
+  return (peak - baseline) / 1024 / 1024;
+}
+
+/**
+ * save-image in Node-RED (download, type check, hash, PNG text chunk, atomic rename, sidecar,
+ * gallery line) against a bare `stream.pipeline` of the same download to a file.
+ */
+async function saveThroughput(red: EmbeddedRed): Promise<{ node: number; bare: number; peakNode500: number; peakBare500: number }> {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-bench-save-'));
+  await red.runtime.flows.setFlows({
+    deploymentType: 'full',
+    flows: {
+      flows: [
+        { id: 'f1', type: 'tab' },
+        { id: 'cfg', type: 'provider-config', kind: 'sandbox' },
+        { id: 'save', z: 'f1', x: 1, y: 1, type: 'save-image', directory, filename: 'bench', collision: 'unique', preview: false, maxSize: '1000', wires: [['sink']] },
+        { id: 'sink', z: 'f1', x: 1, y: 1, type: 'junction', wires: [] },
+      ],
+    },
+  });
+  const deadline = Date.now() + 10_000;
+  while (!red.nodes.getNode('cfg') && Date.now() < deadline) await sleep(20);
+  const sandbox = await (red.nodes.getNode('cfg')?.connection as ProviderConnection).sandbox();
+  const url = (mb: number) => `${sandbox.origin}/files/large-${mb * 1024 * 1024}.png`;
+  const agent = new Agent();
+  // Both sides write a new file each time (the usual case); files are removed outside the timed region.
+  let bareFiles = 0;
+  const bare = async (mb: number) => {
+    const answer = await request(url(mb), { dispatcher: agent });
+    await pipeline(answer.body, fs.createWriteStream(path.join(directory, `bare-${bareFiles++}.png`)));
+  };
+  const viaNode = async (mb: number) => {
+    const out = await throughNode(red, 'save', { payload: url(mb) });
+    if (!Array.isArray(out.files)) throw new Error('save-image sent no files');
+  };
+  const clean = () => {
+    for (const file of fs.readdirSync(directory)) if (!file.startsWith('.')) fs.rmSync(path.join(directory, file));
+  };
+  for (let warm = 0; warm < 2; warm++) {
+    await viaNode(SAVE_BODY_MB);
+    await bare(SAVE_BODY_MB);
+  }
+  clean();
+  let nodeMs = 0;
+  let bareMs = 0;
+  // Alternate the two so drift in the machine's load falls on both alike.
+  for (let round = 0; round < SAVE_ROUNDS; round++) {
+    let started = performance.now();
+    await viaNode(SAVE_BODY_MB);
+    nodeMs += performance.now() - started;
+    started = performance.now();
+    await bare(SAVE_BODY_MB);
+    bareMs += performance.now() - started;
+    clean();
+  }
+  const megabytes = SAVE_BODY_MB * SAVE_ROUNDS;
+  const peakNode500 = await peakGrowthMb(() => viaNode(500));
+  clean();
+  const peakBare500 = await peakGrowthMb(() => bare(500));
+  await agent.close();
+  fs.rmSync(directory, { recursive: true, force: true });
+  return { node: megabytes / (nodeMs / 1000), bare: megabytes / (bareMs / 1000), peakNode500, peakBare500 };
+}
+
 async function main(): Promise<void> {
   const { red, stop } = await startEmbeddedNodeRed();
   red.hooks.add('postDeliver', (event) => {
     if (event.source.id === 'gen') onGenerated(event.msg);
+    const watcher = watchers.get(event.source.id);
+    if (watcher) {
+      watchers.delete(event.source.id);
+      watcher(event.msg);
+    }
   });
   console.log(`flux-generate throughput in Node-RED, ${CONCURRENCY} in flight, ${MESSAGES} messages, sandbox on loopback`);
   for (const latency of [0, 50]) {
@@ -173,6 +267,10 @@ async function main(): Promise<void> {
       `  sandbox latency ${String(latency).padStart(2)} ms: Node-RED ${nodeRed.toFixed(0)} msg/s, bare undici ${bare.toFixed(0)} req/s, ratio ${(nodeRed / bare).toFixed(2)} (goal >= 0.9)`,
     );
   }
+  const save = await saveThroughput(red);
+  console.log(`save-image, ${SAVE_ROUNDS} downloads of ${SAVE_BODY_MB} MB each, to disk`);
+  console.log(`  save-image ${save.node.toFixed(0)} MB/s, bare stream.pipeline ${save.bare.toFixed(0)} MB/s, ratio ${(save.node / save.bare).toFixed(2)} (goal >= 0.9)`);
+  console.log(`  peak memory growth for a 500 MB body: save-image ${save.peakNode500.toFixed(1)} MB, bare pipeline ${save.peakBare500.toFixed(1)} MB`);
   await stop();
   const polls = await pollsPerJob();
   console.log('polls per completed 60 s job (time scaled 1/10)');
