@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
+import { pngChunk } from '../storage/png-text';
 
 /**
  * Deterministic test images: the same (seed, size, prompt) always gives the same bytes, and
@@ -26,15 +27,6 @@ function colourAt(x: number, y: number, spec: ImageSpec, colours: { from: Rgb; t
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-  return Buffer.concat([head, data, crc]);
-}
 
 export function renderPng(spec: ImageSpec): Buffer {
   const colours = palette(spec);

@@ -40,7 +40,8 @@ export function a1111Parameters(meta: GenerationMetadata): string {
   return lines.join('\n');
 }
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data and the CRC of type + data. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
@@ -51,9 +52,9 @@ function chunk(type: string, data: Buffer): Buffer {
 
 /** A tEXt chunk when the text is Latin-1, else an uncompressed iTXt chunk in UTF-8. */
 export function pngTextChunk(keyword: string, text: string): Buffer {
-  if (/^[\u0000-\u00ff]*$/.test(text)) return chunk('tEXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0]), Buffer.from(text, 'latin1')]));
+  if (/^[\u0000-\u00ff]*$/.test(text)) return pngChunk('tEXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0]), Buffer.from(text, 'latin1')]));
   // keyword \0, compression flag 0, method 0, empty language tag \0, empty translated keyword \0, text
-  return chunk('iTXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0, 0, 0, 0, 0]), Buffer.from(text, 'utf8')]));
+  return pngChunk('iTXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0, 0, 0, 0, 0]), Buffer.from(text, 'utf8')]));
 }
 
 /** The tEXt and iTXt chunks of a PNG, by keyword. */
