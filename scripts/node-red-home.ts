@@ -44,6 +44,8 @@ module.exports = {
   flowFile: 'flows.json',
   credentialSecret: require('fs').readFileSync(require('path').join(__dirname, '.credential-secret'), 'utf8'),
   editorTheme: { tours: false },
+  // This user directory is for trying the pack offline: no update checks, and no consent dialog over the canvas.
+  telemetry: { enabled: false },
   logging: { console: { level: 'info', metrics: false, audit: false } },
   ${options.extraSettings ?? ''}
 };
