@@ -15,8 +15,17 @@ export type Completion = 'wait' | 'job';
 
 export type Phase = 'submitting' | 'pending' | 'processing' | 'downloading';
 
+/** Keeps a durable record of jobs a node waits for (the pending-job journal). */
+export interface JobRecorder {
+  /** Called right after the submit returned, before the node waits. */
+  submitted(job: JobInfo): Promise<void>;
+  /** Called when the job has ended, well or badly; not when the wait was aborted (it resumes). */
+  ended(job: JobInfo): Promise<void>;
+}
+
 export interface RunOptions {
   signal?: AbortSignal;
+  recorder?: JobRecorder;
   completion: Completion;
   /** Fetch image bytes into `images[].data` (provider URLs expire). */
   download: boolean;
@@ -36,6 +45,13 @@ export function isPollable(provider: string): provider is PollableProvider {
   return provider in SNAPSHOTS;
 }
 
+/** The provider and id of a job that can be polled, or a clear error saying why it cannot. */
+function pollable(job: JobInfo): { provider: PollableProvider; jobId: string } {
+  if (!isPollable(job.provider)) throw new InvalidRequestError(`${job.provider} jobs finish at once; there is nothing to poll`);
+  if (!job.id) throw new InvalidRequestError('msg.job.id is missing: job-poll needs the id of a submitted job');
+  return { provider: job.provider, jobId: job.id };
+}
+
 async function finish(client: HttpClient, generation: Generation, options: RunOptions): Promise<Generation> {
   if (!options.download) return generation;
   options.onPhase?.('downloading', 0);
@@ -47,11 +63,9 @@ async function finish(client: HttpClient, generation: Generation, options: RunOp
  * and returns it with its images, merged cost and completion time.
  */
 export async function completeJob(connection: ProviderConnection, job: JobInfo, options: RunOptions): Promise<Generation> {
-  if (!isPollable(job.provider)) throw new InvalidRequestError(`${job.provider} jobs finish at once; there is nothing to poll`);
-  if (!job.id) throw new InvalidRequestError('msg.job.id is missing: job-poll needs the id of a submitted job');
-  const jobId = job.id;
-  const client = await connection.client(job.provider);
-  const fetchSnapshot = SNAPSHOTS[job.provider];
+  const { provider, jobId } = pollable(job);
+  const client = await connection.client(provider);
+  const fetchSnapshot = SNAPSHOTS[provider];
   const snapshot = await pollUntilDone(jobId, client.provider, (signal) => fetchSnapshot(client, jobId, signal), {
     ...DEFAULT_POLL,
     ...options.poll,
@@ -82,8 +96,22 @@ async function submitAndComplete(
   return connection.concurrency.run(async () => {
     options.onPhase?.('submitting', 0);
     const job = await submit(client);
-    return options.completion === 'job' ? job : completeJob(connection, job, options);
+    return options.completion === 'job' ? job : waitRecorded(connection, job, options);
   }, options.signal);
+}
+
+/** Waits for a job with the journal kept: recorded before the wait, removed when the job has ended. */
+export async function waitRecorded(connection: ProviderConnection, job: JobInfo, options: RunOptions): Promise<Generation> {
+  pollable(job);
+  await options.recorder?.submitted(job);
+  try {
+    const generation = await completeJob(connection, job, options);
+    await options.recorder?.ended(job);
+    return generation;
+  } catch (error) {
+    if (!options.signal?.aborted) await options.recorder?.ended(job);
+    throw error;
+  }
 }
 
 /** flux-generate, synchronous `POST /flux`. */

@@ -1,9 +1,10 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { applyResult, resolveRequest } from '../../lib/contract';
-import { runPixeldojoFlux, runPixeldojoJob } from '../../lib/jobs/run';
+import { runPixeldojoFlux, runPixeldojoJob, waitRecorded } from '../../lib/jobs/run';
 import type { Completion } from '../../lib/jobs/run';
 import { catalogueFor } from '../../lib/providers/pixeldojo';
 import { handleInputs } from '../shared/input';
+import { recorderFor, resumeJournaledJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
 
 interface FluxGenerateDef extends NodeDef {
@@ -20,13 +21,21 @@ interface FluxGenerateDef extends NodeDef {
 export = function register(RED: NodeAPI): void {
   function FluxGenerate(this: Node, def: FluxGenerateDef): void {
     RED.nodes.createNode(this, def);
-    handleInputs(RED, this, async (msg, { signal, status }) => {
+    const download = def.download === true;
+    const inputs = handleInputs(RED, this, async (msg, { signal, status }) => {
       const connection = connectionFor(RED, def.provider);
       const request = resolveRequest(msg, def);
-      const options = { signal, completion: def.completion || 'wait', download: def.download === true, onPhase: status.phase };
+      const recorder = recorderFor(RED, this, def.provider, msg);
+      const options = { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder };
       const result = def.endpoint === 'jobs' ? await runPixeldojoJob(connection, request, options) : await runPixeldojoFlux(connection, request, options);
       status.finished(result);
       return applyResult(msg, result);
+    });
+    resumeJournaledJobs(RED, this, inputs, async (entry, msg, { signal, status }) => {
+      const recorder = recorderFor(RED, this, entry.providerId, msg);
+      const result = await waitRecorded(connectionFor(RED, entry.providerId), entry.job, { signal, completion: 'wait', download, onPhase: status.phase, recorder });
+      status.finished(result);
+      return result;
     });
   }
   RED.nodes.registerType('flux-generate', FluxGenerate);

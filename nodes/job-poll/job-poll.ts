@@ -1,7 +1,10 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { InvalidRequestError, applyResult, describeIssues, jobSchema } from '../../lib/contract';
-import { completeJob } from '../../lib/jobs/run';
+import type { JobInfo } from '../../lib/contract';
+import { waitRecorded } from '../../lib/jobs/run';
 import { handleInputs } from '../shared/input';
+import type { InputContext, Message } from '../shared/input';
+import { recorderFor, resumeJournaledJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
 
 interface JobPollDef extends NodeDef {
@@ -23,10 +26,8 @@ function milliseconds(value: string | number | undefined, fallback: number, name
 export = function register(RED: NodeAPI): void {
   function JobPoll(this: Node, def: JobPollDef): void {
     RED.nodes.createNode(this, def);
-    handleInputs(RED, this, async (msg, { signal, status }) => {
-      const parsed = jobSchema.safeParse(msg.job);
-      if (!parsed.success) throw new InvalidRequestError(`msg.job is not a submitted job: ${describeIssues(parsed.error, 'msg.job.')}`);
-      const generation = await completeJob(connectionFor(RED, def.provider), parsed.data, {
+    const wait = async (providerId: string, job: JobInfo, msg: Message, { signal, status }: InputContext) => {
+      const generation = await waitRecorded(connectionFor(RED, providerId), job, {
         signal,
         completion: 'wait',
         download: def.download === true,
@@ -36,10 +37,17 @@ export = function register(RED: NodeAPI): void {
           timeoutMs: milliseconds(def.timeout, 600_000, 'the timeout'),
         },
         onPhase: status.phase,
+        recorder: recorderFor(RED, this, providerId, msg),
       });
       status.finished(generation);
-      return applyResult(msg, generation);
+      return generation;
+    };
+    const inputs = handleInputs(RED, this, async (msg, context) => {
+      const parsed = jobSchema.safeParse(msg.job);
+      if (!parsed.success) throw new InvalidRequestError(`msg.job is not a submitted job: ${describeIssues(parsed.error, 'msg.job.')}`);
+      return applyResult(msg, await wait(def.provider, parsed.data, msg, context));
     });
+    resumeJournaledJobs(RED, this, inputs, (entry, msg, context) => wait(entry.providerId, entry.job, msg, context));
   }
   RED.nodes.registerType('job-poll', JobPoll);
 };

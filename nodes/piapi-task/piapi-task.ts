@@ -1,8 +1,9 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { applyResult, resolveRequest } from '../../lib/contract';
-import { runPiapiTask } from '../../lib/jobs/run';
+import { runPiapiTask, waitRecorded } from '../../lib/jobs/run';
 import type { Completion } from '../../lib/jobs/run';
 import { handleInputs } from '../shared/input';
+import { recorderFor, resumeJournaledJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
 
 interface PiapiTaskDef extends NodeDef {
@@ -19,18 +20,26 @@ interface PiapiTaskDef extends NodeDef {
 export = function register(RED: NodeAPI): void {
   function PiapiTask(this: Node, def: PiapiTaskDef): void {
     RED.nodes.createNode(this, def);
-    handleInputs(RED, this, async (msg, { signal, status }) => {
+    const download = def.download === true;
+    const inputs = handleInputs(RED, this, async (msg, { signal, status }) => {
       const connection = connectionFor(RED, def.provider);
       const request = resolveRequest(msg, def);
       const taskType = msg.taskType === undefined ? def.taskType || 'txt2img' : String(msg.taskType);
+      const recorder = recorderFor(RED, this, def.provider, msg);
       const result = await runPiapiTask(
         connection,
         request,
         { taskType, serviceMode: def.serviceMode || undefined },
-        { signal, completion: def.completion || 'wait', download: def.download === true, onPhase: status.phase },
+        { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder },
       );
       status.finished(result);
       return applyResult(msg, result);
+    });
+    resumeJournaledJobs(RED, this, inputs, async (entry, msg, { signal, status }) => {
+      const recorder = recorderFor(RED, this, entry.providerId, msg);
+      const result = await waitRecorded(connectionFor(RED, entry.providerId), entry.job, { signal, completion: 'wait', download, onPhase: status.phase, recorder });
+      status.finished(result);
+      return result;
     });
   }
   RED.nodes.registerType('piapi-task', PiapiTask);

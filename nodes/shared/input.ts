@@ -13,18 +13,25 @@ export interface InputContext {
 /** The most a close handler waits for in-flight work to notice its abort (Node-RED allows 15 s). */
 const CLOSE_WAIT_MS = 5_000;
 
+export type Handler = (msg: Message, context: InputContext) => Promise<Message | null>;
+
+export interface Inputs {
+  /** Runs work that no input started (a job resumed from the journal) under the same rules as an input. */
+  background(msg: Message, work: Handler): void;
+}
+
 /**
  * The one error funnel for the pack's nodes: runs `handle` per message with an AbortSignal, sends
  * what it returns, and ends every message with done() or done(err) so Catch nodes see failures.
  * On close every in-flight message is aborted and nothing is sent afterwards.
  */
-export function handleInputs(RED: NodeAPI, node: Node, handle: (msg: Message, context: InputContext) => Promise<Message | null>): void {
+export function handleInputs(RED: NodeAPI, node: Node, handle: Handler): Inputs {
   const status = statusReporter(RED, node);
   const inFlight = new Map<AbortController, Promise<void>>();
 
-  node.on('input', (msg: NodeMessage, send: (msg: NodeMessage) => void, done: (error?: Error) => void) => {
+  const run = (msg: Message, work: Handler, send: (msg: NodeMessage) => void, done: (error?: Error) => void): void => {
     const controller = new AbortController();
-    const work = handle(msg as Message, { signal: controller.signal, status }).then(
+    const settled = work(msg, { signal: controller.signal, status }).then(
       (out) => {
         if (controller.signal.aborted) return done();
         if (out) send(out);
@@ -36,9 +43,10 @@ export function handleInputs(RED: NodeAPI, node: Node, handle: (msg: Message, co
         done(error instanceof Error ? error : new Error(String(error)));
       },
     );
-    const tracked = work.finally(() => inFlight.delete(controller));
-    inFlight.set(controller, tracked);
-  });
+    inFlight.set(controller, settled.finally(() => inFlight.delete(controller)));
+  };
+
+  node.on('input', (msg: NodeMessage, send: (msg: NodeMessage) => void, done: (error?: Error) => void) => run(msg as Message, handle, send, done));
 
   node.on('close', (_removed: boolean, done: () => void) => {
     for (const controller of inFlight.keys()) controller.abort(new Error('the node was closed'));
@@ -50,4 +58,10 @@ export function handleInputs(RED: NodeAPI, node: Node, handle: (msg: Message, co
       done();
     });
   });
+
+  return {
+    background(msg, work) {
+      run(msg, work, (out) => node.send(out), (error) => error && node.error(error, msg));
+    },
+  };
 }

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { JOURNAL_FILE } from '../../lib/jobs/journal';
+import { loadFlow, sleep } from '../support/flow';
+import { helper } from '../support/node-red';
+import { waitFor } from '../support/net';
+
+const generate = { type: 'flux-generate', name: 'before', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait' };
+
+describe('pending-job journal (with a user directory)', function () {
+  this.timeout(30_000);
+  let userDir: string;
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  beforeEach(() => {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-userdir-'));
+    helper.settings({ userDir });
+  });
+  afterEach(async () => {
+    await helper.unload();
+    helper.settings({ userDir: undefined });
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+  const journal = () => {
+    const file = path.join(userDir, JOURNAL_FILE);
+    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { jobs: Array<{ jobId: string; nodeId: string; msg: Record<string, unknown> }> }).jobs : [];
+  };
+
+  it('records a job while the node waits for it, and removes it once delivered', async () => {
+    const harness = await loadFlow(['flux-generate'], generate);
+    harness.sandbox.scriptJobs('pixeldojo', { durationMs: 600 });
+    const result = harness.run({ prompt: 'p', topic: 'kept', req: { notSaved: true } });
+    await waitFor(() => journal().length === 1, 3000, 'the journal entry');
+    const [recorded] = journal();
+    assert.equal(recorded.nodeId, 'n1');
+    assert.equal(recorded.msg.topic, 'kept');
+    assert.equal(recorded.msg.req, undefined);
+    await result;
+    assert.deepEqual(journal(), []);
+  });
+
+  it('resumes a job after a redeploy of the node: delivered once, with the original message, and never submitted again', async () => {
+    const harness = await loadFlow(['flux-generate'], generate);
+    harness.sandbox.scriptJobs('pixeldojo', { durationMs: 2500 });
+    helper.getNode('n1').receive({ prompt: 'a harbour', topic: 'kept', payload: 'a harbour' });
+    await waitFor(() => journal().length === 1, 3000, 'the journal entry');
+    const flow = [
+      { id: 'f1', type: 'tab', label: 'test' },
+      { id: 'cfg', type: 'provider-config', name: 'test', kind: 'sandbox' },
+      { id: 'n1', z: 'f1', x: 100, y: 100, provider: 'cfg', wires: [['out']], ...generate, name: 'after' },
+      { id: 'out', z: 'f1', x: 100, y: 100, type: 'helper' },
+      { id: 'catch', z: 'f1', x: 100, y: 100, type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'f1', x: 100, y: 100, type: 'helper' },
+    ];
+    await helper.setFlows(flow, 'nodes');
+    await waitFor(() => harness.outputs.length === 1, 10_000, 'the resumed result');
+    await sleep(500);
+    assert.equal(harness.outputs.length, 1);
+    assert.equal(harness.outputs[0].topic, 'kept');
+    assert.equal((harness.outputs[0].job as { status: string }).status, 'completed');
+    assert.equal(harness.sandbox.requestsTo('pixeldojo', 'POST').length, 1);
+    assert.deepEqual(journal(), []);
+  });
+
+  it('removes a job that failed, after reporting it through Catch', async () => {
+    const harness = await loadFlow(['flux-generate'], generate);
+    harness.sandbox.scriptJobs('pixeldojo', { outcome: 'fail', durationMs: 300 });
+    assert.match((await harness.run({ prompt: 'p' })).error?.message ?? '', /failed/);
+    assert.deepEqual(journal(), []);
+  });
+});
