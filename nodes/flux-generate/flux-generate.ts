@@ -4,7 +4,7 @@ import { runPixeldojoFlux, runPixeldojoJob, waitRecorded } from '../../lib/jobs/
 import type { Completion } from '../../lib/jobs/run';
 import { catalogueFor } from '../../lib/providers/pixeldojo';
 import { handleInputs } from '../shared/input';
-import { recorderFor, resumeJournaledJobs } from '../shared/jobs';
+import { recorderFor, reportOrphanedJobs, resumeJournaledJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
 
 interface FluxGenerateDef extends NodeDef {
@@ -19,6 +19,7 @@ interface FluxGenerateDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
+  reportOrphanedJobs(RED);
   function FluxGenerate(this: Node, def: FluxGenerateDef): void {
     RED.nodes.createNode(this, def);
     const download = def.download === true;

@@ -4,7 +4,7 @@ import type { JobInfo } from '../../lib/contract';
 import { waitRecorded } from '../../lib/jobs/run';
 import { handleInputs } from '../shared/input';
 import type { InputContext, Message } from '../shared/input';
-import { recorderFor, resumeJournaledJobs } from '../shared/jobs';
+import { recorderFor, reportOrphanedJobs, resumeJournaledJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
 
 interface JobPollDef extends NodeDef {
@@ -24,6 +24,7 @@ function milliseconds(value: string | number | undefined, fallback: number, name
 }
 
 export = function register(RED: NodeAPI): void {
+  reportOrphanedJobs(RED);
   function JobPoll(this: Node, def: JobPollDef): void {
     RED.nodes.createNode(this, def);
     const wait = async (providerId: string, job: JobInfo, msg: Message, { signal, status }: InputContext) => {

@@ -3,7 +3,7 @@ import { applyResult, resolveRequest } from '../../lib/contract';
 import { runPiapiTask, waitRecorded } from '../../lib/jobs/run';
 import type { Completion } from '../../lib/jobs/run';
 import { handleInputs } from '../shared/input';
-import { recorderFor, resumeJournaledJobs } from '../shared/jobs';
+import { recorderFor, reportOrphanedJobs, resumeJournaledJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
 
 interface PiapiTaskDef extends NodeDef {
@@ -18,6 +18,7 @@ interface PiapiTaskDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
+  reportOrphanedJobs(RED);
   function PiapiTask(this: Node, def: PiapiTaskDef): void {
     RED.nodes.createNode(this, def);
     const download = def.download === true;

@@ -45,3 +45,28 @@ export function resumeJournaledJobs(
     (error: unknown) => node.warn(`the pending-job journal could not be read: ${error instanceof Error ? error.message : String(error)}`),
   );
 }
+
+const watched = new WeakSet<object>();
+
+/**
+ * After every deploy, reports (once each) journaled jobs whose node no longer exists: their results
+ * were paid for, so the user is told how to collect them rather than left to guess.
+ */
+export function reportOrphanedJobs(RED: NodeAPI): void {
+  if (watched.has(RED)) return;
+  watched.add(RED);
+  RED.events.on('flows:started', () => {
+    const journal = journalOf(RED);
+    if (!journal) return;
+    void journal.load().then(async () => {
+      for (const entry of journal.list()) {
+        if (entry.orphanReported || RED.nodes.getNode(entry.nodeId)) continue;
+        RED.log.warn(
+          `[image-gen] the ${entry.job.provider} job ${entry.jobId} was submitted by node ${entry.nodeId}, which no longer exists, ` +
+            `so its result was not collected. To collect it, send msg.job = {provider: "${entry.job.provider}", model: "${entry.job.model}", id: "${entry.jobId}", status: "pending", params: {}} to a job-poll node.`,
+        );
+        await journal.update(entry.jobId, { orphanReported: true });
+      }
+    });
+  });
+}

@@ -23,6 +23,14 @@ describe('pending-job journal (with a user directory)', function () {
     helper.settings({ userDir: undefined });
     fs.rmSync(userDir, { recursive: true, force: true });
   });
+  /**
+   * A full deploy through the helper, which listens for `flows:started` only after the deploy
+   * returns and so can miss it ("timeout waiting event"); the test then waits on what it checks.
+   */
+  const deploy = (flow: Array<Record<string, unknown>>) =>
+    helper.setFlows(flow, 'full').catch((error: Error) => {
+      if (error.message !== 'timeout waiting event') throw error;
+    });
   const journal = () => {
     const file = path.join(userDir, JOURNAL_FILE);
     return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { jobs: Array<{ jobId: string; nodeId: string; msg: Record<string, unknown> }> }).jobs : [];
@@ -62,6 +70,30 @@ describe('pending-job journal (with a user directory)', function () {
     assert.equal((harness.outputs[0].job as { status: string }).status, 'completed');
     assert.equal(harness.sandbox.requestsTo('pixeldojo', 'POST').length, 1);
     assert.deepEqual(journal(), []);
+  });
+
+  it('reports a job whose node was removed once, with how to collect it, and keeps it journaled', async () => {
+    const harness = await loadFlow(['flux-generate'], generate);
+    harness.sandbox.scriptJobs('pixeldojo', { outcome: 'never' });
+    helper.getNode('n1').receive({ prompt: 'p' });
+    await waitFor(() => journal().length === 1, 3000, 'the journal entry');
+    const [{ jobId }] = journal();
+    const withoutNode = [
+      { id: 'f1', type: 'tab', label: 'test' },
+      { id: 'cfg', type: 'provider-config', name: 'test', kind: 'sandbox' },
+    ];
+    const reports = () =>
+      helper.log().args.filter((args) => {
+        const entry = args[0] as { msg?: unknown };
+        return typeof entry.msg === 'string' && entry.msg.includes(jobId);
+      });
+    await deploy(withoutNode);
+    await waitFor(() => reports().length === 1, 3000, 'the report');
+    assert.match(String((reports()[0][0] as { msg: string }).msg), /which no longer exists.*send msg.job = \{provider: "pixeldojo".* to a job-poll node/);
+    await deploy([...withoutNode, { id: 'c2', type: 'comment', z: 'f1', x: 1, y: 1 }]);
+    await sleep(300);
+    assert.equal(reports().length, 1, 'reported once, not on every deploy');
+    assert.equal(journal().length, 1, 'not silently dropped');
   });
 
   it('removes a job that failed, after reporting it through Catch', async () => {

@@ -30,6 +30,8 @@ declare module 'node-red-node-test-helper' {
     startServer(): Promise<void>;
     stopServer(): Promise<void>;
     request(): { get(url: string): AdminRequest; post(url: string): AdminRequest };
+    /** A spy on the runtime log: each call's first argument is `{level, msg, ...}`. */
+    log(): { args: unknown[][] };
   }
   const helper: Helper;
   export = helper;

@@ -21,12 +21,13 @@ export interface Runtime {
   /** Everything Node-RED printed so far. */
   log: () => string;
   call(method: 'GET' | 'POST', route: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<RuntimeAnswer>;
-  stop(): Promise<void>;
+  /** Stops Node-RED; the user directory is removed unless `keepUserDir` (for a restart test). */
+  stop(options?: { keepUserDir?: boolean }): Promise<void>;
 }
 
 /** Starts Node-RED in its own process, the way `npm start` does, in a temporary user directory. */
-export async function startRuntime(extraSettings = ''): Promise<Runtime> {
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-nr-'));
+export async function startRuntime(extraSettings = '', existingUserDir?: string): Promise<Runtime> {
+  const userDir = existingUserDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-nr-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawnNodeRed(userDir, prepareUserDir({ userDir, port, extraSettings }), 'pipe');
@@ -54,13 +55,13 @@ export async function startRuntime(extraSettings = ''): Promise<Runtime> {
       const text = body.toString('utf8');
       return { status: answer.statusCode, headers: answer.headers, body, text, json: () => JSON.parse(text) as Record<string, unknown> };
     },
-    async stop() {
+    async stop(options = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGINT');
         await exited;
       }
-      fs.rmSync(userDir, { recursive: true, force: true });
+      if (!options.keepUserDir) fs.rmSync(userDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { JOURNAL_FILE } from '../../lib/jobs/journal';
+import { SANDBOX_API_KEY, startSandbox } from '../../lib/sandbox';
+import type { SandboxServer } from '../../lib/sandbox';
+import { waitFor } from '../support/net';
+import { startRuntime } from '../support/runtime';
+import type { Runtime } from '../support/runtime';
+
+describe('a paid job survives a Node-RED restart', function () {
+  this.timeout(120_000);
+  // The provider must outlive Node-RED, so the sandbox runs here and the config points at it as PixelDojo.
+  let sandbox: SandboxServer;
+  let runtime: Runtime | undefined;
+  before(async () => {
+    sandbox = await startSandbox();
+  });
+  after(async () => {
+    await runtime?.stop();
+    await sandbox.close();
+  });
+
+  it('stops mid-job, starts again with the same user directory, and delivers the result once with the original message', async () => {
+    runtime = await startRuntime();
+    const userDir = runtime.userDir;
+    const flow = [
+      { id: 'tab', type: 'tab', label: 'restart' },
+      { id: 'cfg', type: 'provider-config', name: 'pixeldojo', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo'), credentials: { apiKey: SANDBOX_API_KEY } },
+      {
+        id: 'go', type: 'inject', z: 'tab', x: 100, y: 100, wires: [['gen']], props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }],
+        payload: 'a lighthouse', payloadType: 'str', topic: 'keep-this-topic', repeat: '', crontab: '', once: false,
+      },
+      { id: 'gen', type: 'flux-generate', z: 'tab', x: 300, y: 100, provider: 'cfg', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait', wires: [['show']] },
+      { id: 'show', type: 'debug', z: 'tab', x: 500, y: 100, name: 'after restart', active: true, console: true, tosidebar: false, complete: 'true', wires: [] },
+    ];
+    const deployed = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
+    assert.equal(deployed.status, 204, deployed.text);
+    sandbox.scriptJobs('pixeldojo', { durationMs: 15_000 });
+    for (let pressed = false; !pressed; ) {
+      pressed = (await runtime.call('POST', '/inject/go')).status === 200;
+      if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const journalFile = path.join(userDir, JOURNAL_FILE);
+    await waitFor(() => fs.existsSync(journalFile) && JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs.length === 1, 10_000, 'the job in the journal');
+
+    await runtime.stop({ keepUserDir: true });
+    const recorded = JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs as Array<{ msg: { topic: string } }>;
+    assert.equal(recorded.length, 1, 'the job is still journaled after the stop');
+    assert.equal(recorded[0].msg.topic, 'keep-this-topic');
+
+    runtime = await startRuntime('', userDir);
+    await waitFor(() => runtime?.log().includes('[debug:after restart]'), 60_000, 'the resumed result');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const log = runtime.log();
+    assert.equal(log.split('[debug:after restart]').length - 1, 1, 'delivered exactly once');
+    assert.match(log, /topic: 'keep-this-topic'/);
+    assert.match(log, /status: 'completed'/);
+    assert.equal(sandbox.requestsTo('pixeldojo', 'POST').length, 1, 'submitted once');
+    assert.deepEqual(JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs, []);
+  });
+});
