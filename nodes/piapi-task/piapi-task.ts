@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { applyResult, resolveRequest } from '../../lib/contract';
-import { runPiapiTask, waitRecorded } from '../../lib/jobs/run';
+import { runPiapiTask } from '../../lib/jobs/run';
 import type { Completion } from '../../lib/jobs/run';
 import { handleInputs } from '../shared/input';
 import { recorderFor, reportOrphanedJobs, resumeJournaledJobs } from '../shared/jobs';
@@ -36,12 +36,7 @@ export = function register(RED: NodeAPI): void {
       status.finished(result);
       return applyResult(msg, result);
     });
-    resumeJournaledJobs(RED, this, inputs, async (entry, msg, { signal, status }) => {
-      const recorder = recorderFor(RED, this, entry.providerId, msg);
-      const result = await waitRecorded(connectionFor(RED, entry.providerId), entry.job, { signal, completion: 'wait', download, onPhase: status.phase, recorder });
-      status.finished(result);
-      return result;
-    });
+    resumeJournaledJobs(RED, this, inputs, () => ({ download }));
   }
   RED.nodes.registerType('piapi-task', PiapiTask);
 };

@@ -1,10 +1,12 @@
 import type { Node, NodeAPI } from 'node-red';
-import type { Generation, JobInfo } from '../../lib/contract';
+import type { JobInfo } from '../../lib/contract';
 import { applyResult } from '../../lib/contract';
 import { journalFor, restoreMessage, serialisableMessage } from '../../lib/jobs/journal';
-import type { JobJournal, JournalEntry } from '../../lib/jobs/journal';
-import type { JobRecorder } from '../../lib/jobs/run';
+import type { JobJournal } from '../../lib/jobs/journal';
+import { waitRecorded } from '../../lib/jobs/run';
+import type { JobRecorder, RunOptions } from '../../lib/jobs/run';
 import type { InputContext, Inputs, Message } from './input';
+import { connectionFor } from './provider';
 
 /** The runtime's pending-job journal, in the user directory; none where there is no user directory. */
 function journalOf(RED: NodeAPI): JobJournal | undefined {
@@ -25,21 +27,35 @@ export function recorderFor(RED: NodeAPI, node: Node, providerId: string, msg: M
 }
 
 /**
+ * Waits for a submitted job with the journal kept (recorded now, removed when the job ends), shows
+ * progress in the node status, and puts the result on the message.
+ */
+export async function waitForJob(
+  RED: NodeAPI,
+  node: Node,
+  providerId: string,
+  job: JobInfo,
+  msg: Message,
+  { signal, status }: InputContext,
+  settings: Pick<RunOptions, 'download' | 'poll'>,
+): Promise<Message> {
+  const recorder = recorderFor(RED, node, providerId, msg);
+  const result = await waitRecorded(connectionFor(RED, providerId), job, { ...settings, signal, completion: 'wait', onPhase: status.phase, recorder });
+  status.finished(result);
+  return applyResult(msg, result) as Message;
+}
+
+/**
  * Resumes the jobs this node was waiting for before a redeploy or restart: each completes (or
  * fails through Catch) with the message that started it, restored from the journal.
  */
-export function resumeJournaledJobs(
-  RED: NodeAPI,
-  node: Node,
-  inputs: Inputs,
-  wait: (entry: JournalEntry, msg: Message, context: InputContext) => Promise<Generation>,
-): void {
+export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, settings: () => Pick<RunOptions, 'download' | 'poll'>): void {
   const journal = journalOf(RED);
   if (!journal) return;
   journal.load().then(
     () => {
       for (const entry of journal.list().filter((candidate) => candidate.nodeId === node.id)) {
-        inputs.background(restoreMessage(entry.msg) as Message, async (msg, context) => applyResult(msg, await wait(entry, msg, context)) as Message);
+        inputs.background(restoreMessage(entry.msg) as Message, (msg, context) => waitForJob(RED, node, entry.providerId, entry.job, msg, context, settings()));
       }
     },
     (error: unknown) => node.warn(`the pending-job journal could not be read: ${error instanceof Error ? error.message : String(error)}`),
