@@ -47,6 +47,13 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
     assert.deepEqual(problems, []);
   });
 
+  it('serves the editors\' shared script from the pack\'s resources folder', async () => {
+    const script = await call('GET', '/resources/node-red-contrib-image-gen/editor.js');
+    assert.equal(script.status, 200);
+    assert.match(String(script.headers['content-type']), /javascript/);
+    assert.match(script.text, /window\.ImageGenEditor = \{/);
+  });
+
   it('refuses the save-image gallery and preview endpoints to a caller without a token', async () => {
     for (const route of ['/image-gen/save-image/any/gallery', '/image-gen/save-image/any/preview', '/image-gen/pixeldojo/models?provider=any']) {
       assert.equal((await call('GET', route)).status, 401, route);
