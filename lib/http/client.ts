@@ -30,6 +30,11 @@ export interface RequestSpec {
   authenticate?: boolean;
   /** Count against the provider's request limit (false for CDN downloads, which are not API calls). Default true. */
   rateLimited?: boolean;
+  /**
+   * Runs once, after the rate limiter admitted the request and just before it is first sent: the
+   * pending-job journal records a submit's intent here, so a request that never left is never recorded.
+   */
+  beforeSend?: () => Promise<void>;
 }
 
 export interface HttpResponse {
@@ -152,6 +157,7 @@ export class HttpClient {
     const url = this.resolve(spec);
     for (let attempt = 0; ; attempt++) {
       await this.acquireSlot(spec);
+      if (attempt === 0) await spec.beforeSend?.();
       try {
         return await attemptOnce(url);
       } catch (error) {

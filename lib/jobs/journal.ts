@@ -1,21 +1,24 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { jobSchema } from '../contract';
+import { writeFileAtomically } from '../storage/atomic';
 
 /**
  * The pending-job journal: every paid job a node is waiting for, on disk in the Node-RED user
  * directory, so a redeploy or restart resumes it instead of losing a result that was paid for.
  */
 export const journalEntrySchema = z.object({
-  /** The provider's job id. */
-  jobId: z.string().min(1),
+  /** This entry's own id: written before the submit is sent, when the provider's job id is not known yet. */
+  key: z.string().min(1),
   /** The node that owns the job and will deliver its result. */
   nodeId: z.string(),
   /** The provider config the job was submitted through. */
   providerId: z.string(),
+  /** The job; `job.id` is missing while (or if Node-RED stopped while) the submit was in flight. */
   job: jobSchema,
+  /** SHA-256 of the job's webhook secret, when it completes by webhook; the secret itself is never stored. */
+  webhookSecretHash: z.string().optional(),
   /** The serialisable part of the message that started the job. */
   msg: z.record(z.string(), z.unknown()),
   submittedAt: z.string(),
@@ -107,21 +110,21 @@ export class JobJournal {
 
   async add(entry: JournalEntry): Promise<void> {
     await this.load();
-    this.entries.set(entry.jobId, entry);
+    this.entries.set(entry.key, entry);
     await this.persist();
   }
 
-  async update(jobId: string, change: Partial<JournalEntry>): Promise<void> {
+  async update(key: string, change: Partial<JournalEntry>): Promise<void> {
     await this.load();
-    const entry = this.entries.get(jobId);
+    const entry = this.entries.get(key);
     if (!entry) return;
-    this.entries.set(jobId, { ...entry, ...change });
+    this.entries.set(key, { ...entry, ...change });
     await this.persist();
   }
 
-  async remove(jobId: string): Promise<void> {
+  async remove(key: string): Promise<void> {
     await this.load();
-    if (this.entries.delete(jobId)) await this.persist();
+    if (this.entries.delete(key)) await this.persist();
   }
 
   private async read(): Promise<void> {
@@ -145,17 +148,15 @@ export class JobJournal {
       this.warn(`the pending-job journal could not be read; it was moved to ${aside} and a new one was started. Jobs listed in it were not resumed: check them at the provider`);
       return;
     }
-    this.entries = new Map(parsed.jobs.map((entry) => [entry.jobId, entry]));
+    this.entries = new Map(parsed.jobs.map((entry) => [entry.key, entry]));
   }
 
   private persist(): Promise<void> {
     const snapshot = JSON.stringify({ version: 1, jobs: this.list() }, null, 2);
     // A failed write is reported to its caller but must not stop the writes queued after it.
     this.writing = this.writing.catch(() => undefined).then(async () => {
-      const temporary = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${randomBytes(6).toString('hex')}.tmp`);
       await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
-      await fs.promises.writeFile(temporary, snapshot);
-      await fs.promises.rename(temporary, this.file);
+      await writeFileAtomically(this.file, snapshot);
     });
     return this.writing;
   }

@@ -59,14 +59,24 @@ export async function pollUntilDone(
       throw error;
     }
     options.onUpdate?.(snapshot, elapsed());
-    if (snapshot.status === 'completed') return snapshot;
-    if (snapshot.status === 'failed') {
-      throw new JobError(`${provider} job ${jobId} failed: ${snapshot.reason ?? 'no reason given'}`, jobId, 'failed');
-    }
-    if (snapshot.status === 'expired') {
-      throw new JobError(`${provider} job ${jobId} expired before its result was collected; its outputs are gone`, jobId, 'expired');
-    }
+    const result = outcomeOf(jobId, provider, snapshot);
+    if (result) return result;
   }
+}
+
+/**
+ * What a snapshot means for the wait (polled or delivered by webhook): the completed snapshot, a
+ * JobError for a failed or expired job, or undefined while the job is still running.
+ */
+export function outcomeOf(jobId: string, provider: string, snapshot: JobSnapshot): JobSnapshot | undefined {
+  if (snapshot.status === 'completed') return snapshot;
+  if (snapshot.status === 'failed') {
+    throw new JobError(`${provider} job ${jobId} failed: ${snapshot.reason ?? 'no reason given'}`, jobId, 'failed');
+  }
+  if (snapshot.status === 'expired') {
+    throw new JobError(`${provider} job ${jobId} expired before its result was collected; its outputs are gone`, jobId, 'expired');
+  }
+  return undefined;
 }
 
 function timeoutError(jobId: string, provider: string, timeoutMs: number): JobError {

@@ -4,6 +4,7 @@ import type { Generation, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient, HttpResponse } from '../http';
 import { detectImageType, imageSize } from '../storage/image-type';
+import type { CostEstimate } from './budget';
 import { decodeWith } from './errors';
 
 /** Cloudflare's v4 envelope: `{success, errors: [{code, message}], messages, result}`. */
@@ -100,6 +101,29 @@ export function buildWorkersAiRun(request: ResolvedRequest): WorkersAiRun {
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw new InvalidRequestError(`Workers AI ${model}: ${describeIssues(parsed.error)}`);
   return { model, body: parsed.data };
+}
+
+/** Workers AI's documented FLUX.1 schnell prices: per 512x512 tile and per step (US dollars). */
+const USD_PER_TILE = 0.000053;
+const USD_PER_STEP = 0.00011;
+const DEFAULT_STEPS = 4;
+/** The worker's documented output size per aspect ratio; the REST API renders 1024x1024. */
+const WORKER_SIZES: Record<string, [number, number]> = { '1:1': [1024, 1024], '16:9': [1344, 768], '9:16': [768, 1344], '4:3': [1024, 768], '3:4': [768, 1024] };
+
+function fluxSchnellCost(width: number, height: number, steps: number): CostEstimate {
+  const tiles = Math.ceil(width / 512) * Math.ceil(height / 512);
+  return { unit: 'usd', amount: Math.round((tiles * USD_PER_TILE + steps * USD_PER_STEP) * 1e6) / 1e6 };
+}
+
+export function estimateWorkerCost(body: WorkerRequest): CostEstimate {
+  const [width, height] = WORKER_SIZES[body.aspectRatio ?? '1:1'];
+  return fluxSchnellCost(width, height, body.steps ?? DEFAULT_STEPS);
+}
+
+/** FLUX.1 schnell's cost on the REST API; other models publish no price here, so theirs is unknown. */
+export function estimateWorkersAiCost(run: WorkersAiRun): CostEstimate | undefined {
+  if (run.model !== FLUX_SCHNELL_MODEL) return undefined;
+  return fluxSchnellCost(1024, 1024, typeof run.body.steps === 'number' ? run.body.steps : DEFAULT_STEPS);
 }
 
 function numberHeader(response: HttpResponse, name: string): number | undefined {

@@ -6,7 +6,8 @@ import { PROVIDER_KIND_INFO, authHeaders } from './kinds';
 import type { ProviderApi, ProviderKind } from './kinds';
 import { checkPiapiAccess, decodePiapiError } from './piapi';
 import { checkPixeldojoAccess, decodePixeldojoError } from './pixeldojo';
-import { resolveProviderConfig } from './settings';
+import { CreditBudget } from './budget';
+import { DEFAULT_WEBHOOK_GRACE_S, resolveProviderConfig } from './settings';
 import type { ResolvedProviderConfig } from './settings';
 
 /** A provider config that cannot be used as it stands; the message says what to change. */
@@ -36,6 +37,8 @@ export interface ConnectionOptions {
   credentials: unknown;
   retry?: Partial<RetryPolicy>;
   onRetry?: (notice: RetryNotice) => void;
+  /** Where the day's spending is kept across restarts (in the user directory); in memory only without it. */
+  budgetFile?: string;
 }
 
 export interface AccessReport {
@@ -52,6 +55,8 @@ export class ProviderConnection {
   readonly settings?: ResolvedProviderConfig;
   readonly rateLimiter: RateLimiter;
   readonly concurrency: ConcurrencyLimiter;
+  /** Spending per UTC day, checked before every paid submit through this config. */
+  readonly budget: CreditBudget;
   private readonly problems: string[];
   private readonly clients = new Map<ProviderApi, Promise<HttpClient>>();
   private sandboxStart?: Promise<SandboxServer>;
@@ -67,6 +72,7 @@ export class ProviderConnection {
     const label = this.label;
     this.rateLimiter = new RateLimiter({ limit: this.settings?.rpm ?? 1, windowMs: RATE_WINDOW_MS, maxWaiting: MAX_WAITING, name: label });
     this.concurrency = new ConcurrencyLimiter({ max: this.settings?.concurrency ?? 1, maxWaiting: MAX_WAITING, name: label });
+    this.budget = new CreditBudget(this.settings?.budget, label, options.budgetFile);
   }
 
   /** "PixelDojo (my config)": names the provider and the config node in messages. */
@@ -110,6 +116,11 @@ export class ProviderConnection {
     return this.settings?.webhookBaseUrl ?? '';
   }
 
+  /** How long a job completing by webhook waits before polling starts as well. */
+  get webhookGraceMs(): number {
+    return this.settings?.webhookGraceMs ?? DEFAULT_WEBHOOK_GRACE_S * 1000;
+  }
+
   /** The running sandbox, for a `sandbox` config (started on first use). */
   sandbox(): Promise<SandboxServer> {
     if (this.kind !== 'sandbox') return Promise.reject(new ProviderConfigError(`provider config "${this.options.name}" is not a sandbox`));
@@ -147,6 +158,7 @@ export class ProviderConnection {
     const clients = await Promise.allSettled([...this.clients.values()]);
     this.clients.clear();
     await Promise.allSettled(clients.map((result) => (result.status === 'fulfilled' ? result.value.close() : undefined)));
+    await this.budget.flushed();
     if (this.sandboxStart) await (await this.sandboxStart).close();
   }
 

@@ -1,3 +1,4 @@
 export * from './connection';
 export * from './kinds';
 export * from './settings';
+export * from './budget';

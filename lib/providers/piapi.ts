@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { InvalidRequestError, describeIssues } from '../contract';
 import type { JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
-import type { DecodedError, HttpClient } from '../http';
+import type { DecodedError, HttpClient, RequestSpec } from '../http';
+import type { CostEstimate } from './budget';
 import { decodeWith } from './errors';
 
 /** Every PiAPI answer: `{code, message, data}`, with `data.error` describing a failure. */
@@ -210,16 +211,21 @@ async function taskCall(client: HttpClient, spec: Parameters<HttpClient['send']>
   return client.parse(response, taskEnvelopeSchema, spec).data;
 }
 
-export async function submitPiapiTask(client: HttpClient, body: PiapiTaskBody, signal?: AbortSignal): Promise<JobInfo> {
-  const task = await taskCall(client, { method: 'POST', path: 'task', json: body, intent: 'submit', signal });
+/** US dollars a task will cost: the documented price per image times the batch size. */
+export function estimatePiapiCost(body: PiapiTaskBody): CostEstimate {
   const images = (body.input.batch_size as number | undefined) ?? 1;
+  return { unit: 'usd', amount: Math.round(PIAPI_PRICE_USD[body.model] * images * 1e6) / 1e6 };
+}
+
+export async function submitPiapiTask(client: HttpClient, body: PiapiTaskBody, request: Pick<RequestSpec, 'signal' | 'beforeSend'> = {}): Promise<JobInfo> {
+  const task = await taskCall(client, { method: 'POST', path: 'task', json: body, intent: 'submit', ...request });
   return {
     provider: 'piapi',
     model: body.model,
     id: task.task_id,
     status: 'pending',
     submittedAt: new Date().toISOString(),
-    cost: { usd: Math.round(PIAPI_PRICE_USD[body.model] * images * 1e6) / 1e6 },
+    cost: { usd: estimatePiapiCost(body).amount },
     params: { task_type: body.task_type, ...body.input },
   };
 }
@@ -235,11 +241,10 @@ const PIAPI_STATUS: Record<string, JobSnapshot['status']> = {
 /** PiAPI keeps outputs for 3 days. */
 const OUTPUT_LIFETIME_MS = 3 * 24 * 3600_000;
 
-/** `GET /task/{id}`, normalised: statuses compared case-insensitively, `staged` counted as queued. */
-export async function piapiTaskSnapshot(client: HttpClient, taskId: string, signal?: AbortSignal): Promise<JobSnapshot> {
-  const task = await taskCall(client, { method: 'GET', path: `task/${encodeURIComponent(taskId)}`, intent: 'read', signal, jobId: taskId });
+/** A task object, normalised: statuses compared case-insensitively, `staged` counted as queued; undefined for an unknown status. */
+function snapshotOfTask(task: z.infer<typeof taskSchema>): JobSnapshot | undefined {
   const status = PIAPI_STATUS[task.status.toLowerCase()];
-  if (!status) throw client.error(`PiAPI reported an unknown task status "${task.status}"`, { jobId: taskId }, { kind: 'malformed', retryable: false });
+  if (!status) return undefined;
   const output = task.output;
   const urls = [...(output?.image_urls ?? []), ...(output?.image_url ? [output.image_url] : [])];
   const expiresAt = new Date(Date.now() + OUTPUT_LIFETIME_MS).toISOString();
@@ -257,4 +262,21 @@ export async function piapiTaskSnapshot(client: HttpClient, taskId: string, sign
     reason: [error?.message || error?.raw_message, code].filter(Boolean).join(' - ') || undefined,
     expiresAt,
   };
+}
+
+/** `GET /task/{id}`, normalised. */
+export async function piapiTaskSnapshot(client: HttpClient, taskId: string, signal?: AbortSignal): Promise<JobSnapshot> {
+  const task = await taskCall(client, { method: 'GET', path: `task/${encodeURIComponent(taskId)}`, intent: 'read', signal, jobId: taskId });
+  const snapshot = snapshotOfTask(task);
+  if (!snapshot) throw client.error(`PiAPI reported an unknown task status "${task.status}"`, { jobId: taskId }, { kind: 'malformed', retryable: false });
+  return snapshot;
+}
+
+const webhookSchema = z.object({ timestamp: z.number().optional(), data: taskSchema });
+
+/** A PiAPI webhook body, `{timestamp, data:<task>}`; undefined when it is not one. */
+export function readPiapiWebhook(body: unknown): { jobId: string; snapshot: JobSnapshot } | undefined {
+  const parsed = webhookSchema.safeParse(body);
+  const snapshot = parsed.success ? snapshotOfTask(parsed.data.data) : undefined;
+  return parsed.success && snapshot ? { jobId: parsed.data.data.task_id, snapshot } : undefined;
 }

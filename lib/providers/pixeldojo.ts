@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { InvalidRequestError, describeIssues } from '../contract';
 import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
-import type { DecodedError, HttpClient } from '../http';
+import type { DecodedError, HttpClient, RequestSpec } from '../http';
 import { ProviderError } from '../http';
+import type { CostEstimate } from './budget';
 import { decodeWith } from './errors';
 
 /** `{error: {code, message, status}}`, and the plain `{error: "..."}` some routes answer with. */
@@ -83,6 +84,11 @@ export function buildFluxRequest(request: ResolvedRequest): FluxRequest {
   const parsed = fluxRequestSchema.safeParse({ ...request.params, prompt: request.prompt, model: request.model || undefined });
   if (!parsed.success) throw new InvalidRequestError(`PixelDojo /flux: ${describeIssues(parsed.error)}`);
   return parsed.data;
+}
+
+/** Credits a /flux request will cost, from the documented per-image prices. */
+export function estimateFluxCost(body: FluxRequest): CostEstimate {
+  return { unit: 'credits', amount: FLUX_MODEL_CREDITS[body.model] * (body.num_outputs ?? 1) };
 }
 
 const SYNC_URL_LIFETIME_MS = 24 * 3600_000;
@@ -168,6 +174,8 @@ export function catalogueFor(client: HttpClient): PixeldojoCatalogue {
 export interface PixeldojoRun {
   model: PixeldojoModel;
   body: Record<string, unknown>;
+  /** Where PixelDojo should post the finished job; sent, but kept out of `job.params` (it carries a token). */
+  webhookUrl?: string;
 }
 
 /** Checks a job request against the model list and the model's own schema; nothing is paid for yet. */
@@ -187,6 +195,13 @@ export async function buildPixeldojoRun(catalogue: PixeldojoCatalogue, request: 
   return { model, body };
 }
 
+/** Credits a job will cost: the catalogue's `creditCost` per output; unknown when the catalogue gives none. */
+export function estimatePixeldojoRunCost(run: PixeldojoRun): CostEstimate | undefined {
+  if (run.model.creditCost === undefined) return undefined;
+  const outputs = typeof run.body.num_outputs === 'number' ? run.body.num_outputs : 1;
+  return { unit: 'credits', amount: run.model.creditCost * outputs };
+}
+
 const submitSchema = z.object({
   jobId: z.string(),
   status: z.string(),
@@ -195,9 +210,9 @@ const submitSchema = z.object({
   creditsRemaining: z.number().optional(),
 });
 
-export async function submitPixeldojoJob(client: HttpClient, run: PixeldojoRun, signal?: AbortSignal): Promise<JobInfo> {
+export async function submitPixeldojoJob(client: HttpClient, run: PixeldojoRun, request: Pick<RequestSpec, 'signal' | 'beforeSend'> = {}): Promise<JobInfo> {
   const answer = await client.json(
-    { method: 'POST', path: `models/${encodeURIComponent(run.model.apiId)}/run`, json: run.body, intent: 'submit', signal },
+    { method: 'POST', path: `models/${encodeURIComponent(run.model.apiId)}/run`, json: { ...run.body, ...(run.webhookUrl ? { webhook_url: run.webhookUrl } : {}) }, intent: 'submit', ...request },
     submitSchema,
   );
   return {
@@ -238,17 +253,10 @@ const PIXELDOJO_STATUS: Record<string, JobSnapshot['status']> = {
   expired: 'expired',
 };
 
-/** `GET /jobs/{id}`, normalised; HTTP 410 means the job (and its outputs) expired. */
-export async function pixeldojoJobSnapshot(client: HttpClient, jobId: string, signal?: AbortSignal): Promise<JobSnapshot> {
-  let job: z.infer<typeof jobSchema>;
-  try {
-    job = await client.json({ method: 'GET', path: `jobs/${encodeURIComponent(jobId)}`, intent: 'read', signal, jobId }, jobSchema);
-  } catch (error) {
-    if (error instanceof ProviderError && error.status === 410) return { status: 'expired' };
-    throw error;
-  }
+/** A job object, normalised; undefined for an unknown status. */
+function snapshotOfJob(job: z.infer<typeof jobSchema>): JobSnapshot | undefined {
   const status = PIXELDOJO_STATUS[job.status.toLowerCase()];
-  if (!status) throw client.error(`PixelDojo reported an unknown job status "${job.status}"`, { jobId }, { kind: 'malformed', retryable: false });
+  if (!status) return undefined;
   // Completed jobs carry `output.images[]` (or videos) or `assets[].url`, depending on the model.
   const urls = [...(job.output?.images ?? []), ...(job.output?.videos ?? []), ...(job.assets ?? []).map((asset) => asset.url)];
   return {
@@ -258,4 +266,25 @@ export async function pixeldojoJobSnapshot(client: HttpClient, jobId: string, si
     cost: job.creditCost === undefined ? undefined : { credits: job.creditCost },
     expiresAt: job.expiresAt,
   };
+}
+
+/** `GET /jobs/{id}`, normalised; HTTP 410 means the job (and its outputs) expired. */
+export async function pixeldojoJobSnapshot(client: HttpClient, jobId: string, signal?: AbortSignal): Promise<JobSnapshot> {
+  let job: z.infer<typeof jobSchema>;
+  try {
+    job = await client.json({ method: 'GET', path: `jobs/${encodeURIComponent(jobId)}`, intent: 'read', signal, jobId }, jobSchema);
+  } catch (error) {
+    if (error instanceof ProviderError && error.status === 410) return { status: 'expired' };
+    throw error;
+  }
+  const snapshot = snapshotOfJob(job);
+  if (!snapshot) throw client.error(`PixelDojo reported an unknown job status "${job.status}"`, { jobId }, { kind: 'malformed', retryable: false });
+  return snapshot;
+}
+
+/** A PixelDojo webhook body (the job object, as `GET /jobs/{id}` shows it); undefined when it is not one. */
+export function readPixeldojoWebhook(body: unknown): { jobId?: string; snapshot: JobSnapshot } | undefined {
+  const parsed = jobSchema.safeParse(body);
+  const snapshot = parsed.success ? snapshotOfJob(parsed.data) : undefined;
+  return parsed.success && snapshot ? { jobId: parsed.data.jobId, snapshot } : undefined;
 }

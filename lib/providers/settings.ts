@@ -8,6 +8,12 @@ const editorInteger = (min: number, max: number) =>
     z.number().int().min(min).max(max).optional(),
   );
 
+/** A non-negative amount from the editor (a budget may be fractional: US dollars). */
+const editorAmount = z.preprocess(
+  (value) => (value === '' || value === null ? undefined : typeof value === 'string' ? Number(value) : value),
+  z.number().min(0).max(1_000_000_000).optional(),
+);
+
 const httpUrl = z
   .string()
   .trim()
@@ -22,6 +28,10 @@ export const providerConfigSchema = z.object({
   concurrency: editorInteger(1, 1_000),
   timeout: editorInteger(1_000, 3_600_000),
   webhookBaseUrl: httpUrl.optional().default(''),
+  /** Seconds a job completing by webhook waits before polling starts as well. */
+  webhookGrace: editorInteger(0, 86_400),
+  /** Spending limit per UTC day, in the provider's unit (credits for PixelDojo, USD otherwise); empty for none. */
+  budget: editorAmount,
 });
 
 export const providerCredentialsSchema = z.object({
@@ -39,11 +49,14 @@ export interface ResolvedProviderConfig {
   concurrency: number;
   timeout: number;
   webhookBaseUrl: string;
+  webhookGraceMs: number;
+  budget?: number;
   apiKey?: string;
   accountId?: string;
 }
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
+export const DEFAULT_WEBHOOK_GRACE_S = 60;
 
 /**
  * Validates a config and fills in the kind's defaults. Returns the problems (never throws) so a
@@ -67,6 +80,8 @@ export function resolveProviderConfig(
     concurrency: parsed.data.concurrency ?? info.defaultConcurrency,
     timeout: parsed.data.timeout ?? DEFAULT_TIMEOUT_MS,
     webhookBaseUrl: parsed.data.webhookBaseUrl,
+    webhookGraceMs: (parsed.data.webhookGrace ?? DEFAULT_WEBHOOK_GRACE_S) * 1000,
+    budget: parsed.data.budget,
     apiKey: secrets.data.apiKey || undefined,
     accountId: secrets.data.accountId || undefined,
   };

@@ -51,6 +51,11 @@ export class JobStore<Extra> {
     this.scripts.push(...scripts);
   }
 
+  /** Every job's id, oldest first. */
+  ids(): string[] {
+    return [...this.jobs.keys()];
+  }
+
   create(extra: Extra, options: { seed?: number; outcome?: JobOutcome }): SandboxJob<Extra> {
     const script = this.scripts.shift() ?? {};
     this.counter++;

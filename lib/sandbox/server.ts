@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import { FaultQueue } from './faults';
 import type { FaultRule, SandboxApi } from './faults';
@@ -20,6 +21,8 @@ export interface SandboxOptions {
   credits?: number;
   /** Each webhook is delivered this many times (providers may repeat deliveries). */
   webhookRepeats?: number;
+  /** Each webhook is delivered this long after the change it reports (a slow provider). */
+  webhookDelayMs?: number;
 }
 
 export const SANDBOX_API_KEY = 'sandbox-key';
@@ -97,7 +100,7 @@ export interface SandboxMounts {
   api: SandboxApi;
   routes: Route[];
   /** The emulator's async jobs, when it has any, so tests can script their outcomes. */
-  jobs?: { script(...scripts: JobScript[]): void };
+  jobs?: { script(...scripts: JobScript[]): void; ids(): string[] };
 }
 
 export type EmulatorFactory = (sandbox: SandboxState, closeHooks: Array<() => void>) => SandboxMounts;
@@ -131,6 +134,7 @@ export class SandboxServer implements SandboxState {
       jobDurationMs: options.jobDurationMs ?? 1500,
       credits: options.credits ?? 1000,
       webhookRepeats: options.webhookRepeats ?? 1,
+      webhookDelayMs: options.webhookDelayMs ?? 0,
     };
     this.credits = this.options.credits;
     this.mounts = emulators.map((create) => create(this, this.closeHooks));
@@ -141,6 +145,11 @@ export class SandboxServer implements SandboxState {
     const jobs = this.mounts.find((mount) => mount.api === api)?.jobs;
     if (!jobs) throw new Error(`the ${api} emulator has no async jobs`);
     jobs.script(...scripts);
+  }
+
+  /** The ids of the jobs an emulator has created, oldest first. */
+  jobIds(api: SandboxApi): string[] {
+    return this.mounts.find((mount) => mount.api === api)?.jobs?.ids() ?? [];
   }
 
   get origin(): string {
@@ -216,13 +225,16 @@ export class SandboxServer implements SandboxState {
     for (let i = 0; i < this.options.webhookRepeats; i++) {
       const delivery: WebhookDelivery = { url, body };
       this.webhooks.push(delivery);
-      const sending = request(target, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify(body),
-        headersTimeout: 5000,
-        bodyTimeout: 5000,
-      })
+      const sending = delay(this.options.webhookDelayMs)
+        .then(() =>
+          request(target, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...headers },
+            body: JSON.stringify(body),
+            headersTimeout: 5000,
+            bodyTimeout: 5000,
+          }),
+        )
         .then(async (answer) => {
           delivery.status = answer.statusCode;
           await answer.body.dump();

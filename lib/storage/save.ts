@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { InvalidRequestError } from '../contract';
 import { ProviderError } from '../http';
 import type { HttpClient } from '../http';
+import { removeQuietly, temporaryBeside, writeFileAtomically } from './atomic';
 import { appendToGallery } from './gallery';
 import { detectImageType, imageSize } from './image-type';
 import type { ImageMimeType } from './image-type';
@@ -92,10 +93,6 @@ class Hasher extends Transform {
   }
 }
 
-async function removeQuietly(file: string): Promise<void> {
-  await fs.promises.rm(file, { force: true }).catch(() => undefined);
-}
-
 /** Opens a source as a stream: bytes as they are, URLs through the shared HTTP client. */
 async function openSource(source: ImageSource, client: HttpClient, signal?: AbortSignal): Promise<Readable> {
   if (source.data) return Readable.from([source.data]);
@@ -142,17 +139,6 @@ async function place(temporary: string, final: string, collision: CollisionPolic
   throw new Error(`no free file name for ${final}`);
 }
 
-async function writeAtomically(file: string, content: string): Promise<void> {
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await fs.promises.writeFile(temporary, content, { flag: 'wx' });
-    await fs.promises.rename(temporary, file);
-  } catch (error) {
-    await removeQuietly(temporary);
-    throw error;
-  }
-}
-
 /**
  * Saves one image: streamed to a temporary file in the target directory (never held in memory),
  * checked, hashed, given its PNG `parameters` text, then moved to its name, with a JSON sidecar
@@ -176,7 +162,7 @@ export async function saveImage(
   if (realDirectory !== realBase && !realDirectory.startsWith(realBase + path.sep)) {
     throw new InvalidRequestError(`refused file name "${relative}": it leads outside ${target.baseDir} through a link`);
   }
-  const temporary = path.join(directory, `.${path.basename(stem)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temporary = temporaryBeside(path.join(directory, path.basename(stem)));
   const describe = source.url ? `the image at ${source.url}` : 'the image';
   const gate = new ImageGate(target.maxBytes, describe);
   const hasher = new Hasher();
@@ -192,7 +178,7 @@ export async function saveImage(
     const saved: SavedFile = { path: placed.path, bytes: stat.size, mimeType, sha256: hasher.digest(), ...size };
     if (placed.skipped) return { ...saved, skipped: true };
     const record = { ...meta, ...size, sourceUrl: source.url, mimeType, sha256: saved.sha256, bytes: saved.bytes, savedAt: new Date().toISOString() };
-    await writeAtomically(`${placed.path}.json`, JSON.stringify(record, null, 2));
+    await writeFileAtomically(`${placed.path}.json`, JSON.stringify(record, null, 2));
     await appendToGallery(target.baseDir, { ...record, path: path.relative(target.baseDir, placed.path) });
     return saved;
   } catch (error) {

@@ -6,6 +6,7 @@ import { catalogueFor } from '../../lib/providers/pixeldojo';
 import { handleInputs } from '../shared/input';
 import { recorderFor, reportOrphanedJobs, resumeJournaledJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
+import { deployedWebhookPath } from '../shared/webhook-endpoints';
 
 interface FluxGenerateDef extends NodeDef {
   provider: string;
@@ -27,7 +28,7 @@ export = function register(RED: NodeAPI): void {
       const connection = connectionFor(RED, def.provider);
       const request = resolveRequest(msg, def);
       const recorder = recorderFor(RED, this, def.provider, msg);
-      const options = { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder };
+      const options = { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder, webhookPath: deployedWebhookPath() };
       const result = def.endpoint === 'jobs' ? await runPixeldojoJob(connection, request, options) : await runPixeldojoFlux(connection, request, options);
       status.finished(result);
       return applyResult(msg, result);

@@ -5,6 +5,7 @@ import type { Completion } from '../../lib/jobs/run';
 import { handleInputs } from '../shared/input';
 import { recorderFor, reportOrphanedJobs, resumeJournaledJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
+import { deployedWebhookPath } from '../shared/webhook-endpoints';
 
 interface PiapiTaskDef extends NodeDef {
   provider: string;
@@ -31,7 +32,7 @@ export = function register(RED: NodeAPI): void {
         connection,
         request,
         { taskType, serviceMode: def.serviceMode || undefined },
-        { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder },
+        { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder, webhookPath: deployedWebhookPath() },
       );
       status.finished(result);
       return applyResult(msg, result);

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { ProviderConnection } from '../../lib/providers';
 import type { ProviderCredentials } from '../../lib/providers';
@@ -10,14 +11,16 @@ interface ProviderConfigDef extends NodeDef {
   concurrency: string | number;
   timeout: string | number;
   webhookBaseUrl: string;
+  webhookGrace: string | number;
+  budget: string | number;
 }
 
 /** The editor sends this in place of a password it has not changed. */
 const UNCHANGED_PASSWORD = '__PWRD__';
 
 function configOf(def: Partial<ProviderConfigDef>): Record<string, unknown> {
-  const { kind, baseUrl, rpm, concurrency, timeout, webhookBaseUrl } = def;
-  return { kind, baseUrl, rpm, concurrency, timeout, webhookBaseUrl };
+  const { kind, baseUrl, rpm, concurrency, timeout, webhookBaseUrl, webhookGrace, budget } = def;
+  return { kind, baseUrl, rpm, concurrency, timeout, webhookBaseUrl, webhookGrace, budget };
 }
 
 export = function register(RED: NodeAPI): void {
@@ -28,6 +31,8 @@ export = function register(RED: NodeAPI): void {
       config: configOf(def),
       credentials: this.credentials,
       onRetry: (notice) => this.debug(`retry ${notice.attempt} in ${notice.delayMs} ms: ${notice.reason}`),
+      // Today's spending outlives a restart; without a user directory it is kept in memory only.
+      budgetFile: RED.settings.userDir ? path.join(RED.settings.userDir, 'image-gen-spend', `${def.id.replace(/[^\w-]/g, '_')}.json`) : undefined,
     });
     const problem = this.connection.problem;
     if (problem) this.warn(problem);
@@ -38,6 +43,16 @@ export = function register(RED: NodeAPI): void {
 
   RED.nodes.registerType<ProviderConfigNode, ProviderConfigDef, unknown, ProviderCredentials>('provider-config', ProviderConfig, {
     credentials: { apiKey: { type: 'password' }, accountId: { type: 'text' } },
+  });
+
+  // The config's spending today against its budget, per job (the editor shows it; flows can GET it).
+  RED.httpAdmin.get('/image-gen/provider-config/:id/status', RED.auth.needsPermission('provider-config.read'), (req, res) => {
+    const node = RED.nodes.getNode(String(req.params.id)) as ProviderConfigNode | null;
+    if (!node?.connection) {
+      res.status(404).json({ error: 'no deployed provider config has this id' });
+      return;
+    }
+    res.json({ name: node.connection.label, budget: node.connection.budget.report() });
   });
 
   // Tests the settings in the edit dialog (saved or not) with a request that costs nothing.

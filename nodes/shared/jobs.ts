@@ -1,34 +1,46 @@
+import { randomUUID } from 'node:crypto';
 import type { Node, NodeAPI } from 'node-red';
 import type { JobInfo } from '../../lib/contract';
-import { applyResult } from '../../lib/contract';
+import { InvalidRequestError, applyResult } from '../../lib/contract';
 import { journalFor, restoreMessage, serialisableMessage } from '../../lib/jobs/journal';
-import type { JobJournal } from '../../lib/jobs/journal';
+import type { JobJournal, JournalEntry } from '../../lib/jobs/journal';
+import { isWebhookProvider, webhookRegistry } from '../../lib/jobs/webhooks';
 import { waitRecorded } from '../../lib/jobs/run';
 import type { JobRecorder, RunOptions } from '../../lib/jobs/run';
 import type { InputContext, Inputs, Message } from './input';
 import { connectionFor } from './provider';
 
 /** The runtime's pending-job journal, in the user directory; none where there is no user directory. */
-function journalOf(RED: NodeAPI): JobJournal | undefined {
+export function journalOf(RED: NodeAPI): JobJournal | undefined {
   const userDir = RED.settings.userDir;
   return userDir ? journalFor(userDir, (message) => RED.log.warn(`[image-gen] ${message}`)) : undefined;
 }
 
-/** Records a job this node will wait for, with the message that started it, until the job ends. */
-export function recorderFor(RED: NodeAPI, node: Node, providerId: string, msg: Message): JobRecorder | undefined {
+/**
+ * Records a job this node will wait for, with the message that started it, from just before its
+ * submit is sent until it ends. `key` continues an entry read back from the journal.
+ */
+export function recorderFor(RED: NodeAPI, node: Node, providerId: string, msg: Message, key: string = randomUUID()): JobRecorder | undefined {
   const journal = journalOf(RED);
   if (!journal) return undefined;
   const saved = serialisableMessage(msg);
+  let webhookSecretHash: string | undefined;
+  const record = (job: JobInfo) =>
+    journal.add({ key, nodeId: node.id, providerId, job, webhookSecretHash, msg: saved, submittedAt: job.submittedAt ?? new Date().toISOString() });
   return {
-    submitted: (job: JobInfo) =>
-      journal.add({ jobId: job.id as string, nodeId: node.id, providerId, job, msg: saved, submittedAt: job.submittedAt ?? new Date().toISOString() }),
-    ended: (job: JobInfo) => journal.remove(job.id as string),
+    submitting: (job, hash) => {
+      webhookSecretHash = hash;
+      return record(job);
+    },
+    submitted: record,
+    ended: () => journal.remove(key),
   };
 }
 
 /**
- * Waits for a submitted job with the journal kept (recorded now, removed when the job ends), shows
- * progress in the node status, and puts the result on the message.
+ * Waits for a submitted job with the journal kept (recorded now, removed when the job ends), by
+ * webhook when one is expected for it, shows progress in the node status, and puts the result on
+ * the message. `resumed` is the journal entry of a job picked up after a redeploy or restart.
  */
 export async function waitForJob(
   RED: NodeAPI,
@@ -38,9 +50,22 @@ export async function waitForJob(
   msg: Message,
   { signal, status }: InputContext,
   settings: Pick<RunOptions, 'download' | 'poll'>,
+  resumed?: JournalEntry,
 ): Promise<Message> {
-  const recorder = recorderFor(RED, node, providerId, msg);
-  const result = await waitRecorded(connectionFor(RED, providerId), job, { ...settings, signal, completion: 'wait', onPhase: status.phase, recorder });
+  const recorder = recorderFor(RED, node, providerId, msg, resumed?.key);
+  if (!resumed) await recorder?.submitted(job);
+  const hash = resumed?.webhookSecretHash;
+  const expectation =
+    hash && isWebhookProvider(job.provider) ? webhookRegistry.expect(job.provider, hash, job.id) : job.id ? webhookRegistry.forJob(job.provider, job.id) : undefined;
+  if (resumed && !job.id && !expectation) {
+    await recorder?.ended();
+    throw new InvalidRequestError(
+      `Node-RED stopped while this ${job.provider} job was being submitted, before ${job.provider} answered. ` +
+        `It may exist and be billed, but its id is unknown: look for it in ${job.provider}'s job list before submitting again`,
+    );
+  }
+  const connection = connectionFor(RED, providerId);
+  const result = await waitRecorded(connection, job, { ...settings, signal, completion: 'wait', onPhase: status.phase, recorder, expectation });
   status.finished(result);
   return applyResult(msg, result) as Message;
 }
@@ -55,7 +80,9 @@ export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, se
   journal.load().then(
     () => {
       for (const entry of journal.list().filter((candidate) => candidate.nodeId === node.id)) {
-        inputs.background(restoreMessage(entry.msg) as Message, (msg, context) => waitForJob(RED, node, entry.providerId, entry.job, msg, context, settings()));
+        inputs.background(restoreMessage(entry.msg) as Message, (msg, context) =>
+          waitForJob(RED, node, entry.providerId, entry.job, msg, context, settings(), entry),
+        );
       }
     },
     (error: unknown) => node.warn(`the pending-job journal could not be read: ${error instanceof Error ? error.message : String(error)}`),
@@ -77,11 +104,15 @@ export function reportOrphanedJobs(RED: NodeAPI): void {
     void journal.load().then(async () => {
       for (const entry of journal.list()) {
         if (entry.orphanReported || RED.nodes.getNode(entry.nodeId)) continue;
+        const { provider, model, id } = entry.job;
         RED.log.warn(
-          `[image-gen] the ${entry.job.provider} job ${entry.jobId} was submitted by node ${entry.nodeId}, which no longer exists, ` +
-            `so its result was not collected. To collect it, send msg.job = {provider: "${entry.job.provider}", model: "${entry.job.model}", id: "${entry.jobId}", status: "pending", params: {}} to a job-poll node.`,
+          `[image-gen] the ${provider} job ${id ?? '(id unknown: Node-RED stopped during its submit)'} was submitted by node ${entry.nodeId}, which no longer exists, ` +
+            `so its result was not collected. ` +
+            (id
+              ? `To collect it, send msg.job = {provider: "${provider}", model: "${model}", id: "${id}", status: "pending", params: {}} to a job-poll node.`
+              : `Look for it in ${provider}'s job list.`),
         );
-        await journal.update(entry.jobId, { orphanReported: true });
+        await journal.update(entry.key, { orphanReported: true });
       }
     });
   });

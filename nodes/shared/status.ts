@@ -4,7 +4,7 @@ import type { Generation, JobInfo } from '../../lib/contract';
 import { ProviderError } from '../../lib/http';
 import { JobError } from '../../lib/jobs/poll';
 import type { Phase } from '../../lib/jobs/run';
-import { ProviderConfigError } from '../../lib/providers';
+import { BudgetExceededError, ProviderConfigError } from '../../lib/providers';
 
 /** The node status every node of the pack shows: short (under 20 characters), translated. */
 export interface StatusReporter {
@@ -18,6 +18,7 @@ export interface StatusReporter {
 
 /** A one-word reason for the status; the full message goes to done(err) and the Catch node. */
 function failureKey(error: unknown): string {
+  if (error instanceof BudgetExceededError) return 'overBudget';
   if (error instanceof InvalidRequestError) return 'badInput';
   if (error instanceof ProviderConfigError) return 'badConfig';
   if (error instanceof JobError) return error.kind === 'timeout' ? 'timedOut' : error.kind === 'expired' ? 'expired' : 'jobFailed';

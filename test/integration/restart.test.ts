@@ -42,7 +42,7 @@ describe('a paid job survives a Node-RED restart', function () {
       if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const journalFile = path.join(userDir, JOURNAL_FILE);
-    await waitFor(() => fs.existsSync(journalFile) && JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs.length === 1, 10_000, 'the job in the journal');
+    await waitFor(() => fs.existsSync(journalFile) && JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs[0]?.job.id, 10_000, 'the job in the journal');
 
     await runtime.stop({ keepUserDir: true });
     const recorded = JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs as Array<{ msg: { topic: string } }>;

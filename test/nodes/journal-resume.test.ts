@@ -33,14 +33,14 @@ describe('pending-job journal (with a user directory)', function () {
     });
   const journal = () => {
     const file = path.join(userDir, JOURNAL_FILE);
-    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { jobs: Array<{ jobId: string; nodeId: string; msg: Record<string, unknown> }> }).jobs : [];
+    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { jobs: Array<{ key: string; job: { id?: string }; nodeId: string; msg: Record<string, unknown> }> }).jobs : [];
   };
 
   it('records a job while the node waits for it, and removes it once delivered', async () => {
     const harness = await loadFlow(['flux-generate'], generate);
     harness.sandbox.scriptJobs('pixeldojo', { durationMs: 600 });
     const result = harness.run({ prompt: 'p', topic: 'kept', req: { notSaved: true } });
-    await waitFor(() => journal().length === 1, 3000, 'the journal entry');
+    await waitFor(() => journal().length === 1 && Boolean(journal()[0].job.id), 3000, 'the journal entry');
     const [recorded] = journal();
     assert.equal(recorded.nodeId, 'n1');
     assert.equal(recorded.msg.topic, 'kept');
@@ -53,7 +53,7 @@ describe('pending-job journal (with a user directory)', function () {
     const harness = await loadFlow(['flux-generate'], generate);
     harness.sandbox.scriptJobs('pixeldojo', { durationMs: 2500 });
     helper.getNode('n1').receive({ prompt: 'a harbour', topic: 'kept', payload: 'a harbour' });
-    await waitFor(() => journal().length === 1, 3000, 'the journal entry');
+    await waitFor(() => journal().length === 1 && Boolean(journal()[0].job.id), 3000, 'the journal entry');
     const flow = [
       { id: 'f1', type: 'tab', label: 'test' },
       { id: 'cfg', type: 'provider-config', name: 'test', kind: 'sandbox' },
@@ -76,8 +76,8 @@ describe('pending-job journal (with a user directory)', function () {
     const harness = await loadFlow(['flux-generate'], generate);
     harness.sandbox.scriptJobs('pixeldojo', { outcome: 'never' });
     helper.getNode('n1').receive({ prompt: 'p' });
-    await waitFor(() => journal().length === 1, 3000, 'the journal entry');
-    const [{ jobId }] = journal();
+    await waitFor(() => journal().length === 1 && Boolean(journal()[0].job.id), 3000, 'the journal entry');
+    const jobId = journal()[0].job.id as string;
     const withoutNode = [
       { id: 'f1', type: 'tab', label: 'test' },
       { id: 'cfg', type: 'provider-config', name: 'test', kind: 'sandbox' },

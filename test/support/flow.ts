@@ -25,7 +25,13 @@ export interface Harness {
 export async function loadFlow(
   types: string[],
   underTest: Record<string, unknown>,
-  options: { provider?: Record<string, unknown>; credentials?: Record<string, unknown>; extra?: Record<string, unknown>[] } = {},
+  options: {
+    provider?: Record<string, unknown>;
+    credentials?: Record<string, unknown>;
+    extra?: Record<string, unknown>[];
+    /** Further node modules the extra nodes need (core nodes, test-only nodes). */
+    modules?: unknown[];
+  } = {},
 ): Promise<Harness> {
   // Catch nodes catch within their own tab, so everything but the config node sits on tab `f1`;
   // flow nodes carry canvas coordinates, without which Node-RED parses them as config nodes.
@@ -38,7 +44,7 @@ export async function loadFlow(
     { id: 'caught', z: 'f1', type: 'helper' },
     ...(options.extra ?? []).map((node) => ({ z: 'f1', ...node })),
   ].map((node) => ('z' in node ? { x: 100, y: 100, ...node } : node));
-  await helper.load(['provider-config', ...types].map(nodeModule), flow, options.credentials ? { cfg: options.credentials } : undefined);
+  await helper.load([...['provider-config', ...types].map(nodeModule), ...(options.modules ?? [])], flow, options.credentials ? { cfg: options.credentials } : undefined);
   const connection = helper.getNode('cfg').connection as ProviderConnection;
   const sandbox = connection.kind === 'sandbox' ? await connection.sandbox() : (undefined as unknown as SandboxServer);
   const outputs: Msg[] = [];

@@ -6,7 +6,7 @@ import { JobJournal, restoreMessage, serialisableMessage } from '../../../lib/jo
 import type { JournalEntry } from '../../../lib/jobs/journal';
 
 const entry = (jobId: string): JournalEntry => ({
-  jobId,
+  key: `key-${jobId}`,
   nodeId: 'n1',
   providerId: 'cfg',
   job: { provider: 'pixeldojo', model: 'flux-dev', id: jobId, status: 'pending', params: { prompt: 'p' } },
@@ -25,11 +25,11 @@ describe('lib/jobs journal', () => {
     const file = path.join(dir, 'jobs.json');
     const journal = new JobJournal(file, () => assert.fail('no warning expected'));
     await Promise.all([journal.add(entry('a')), journal.add(entry('b')), journal.add(entry('c'))]);
-    await journal.remove('b');
-    await journal.update('c', { orphanReported: true });
+    await journal.remove('key-b');
+    await journal.update('key-c', { orphanReported: true });
     const reread = new JobJournal(file, () => assert.fail('no warning expected'));
     await reread.load();
-    assert.deepEqual(reread.list().map((item) => [item.jobId, item.orphanReported]), [['a', undefined], ['c', true]]);
+    assert.deepEqual(reread.list().map((item) => [item.job.id, item.orphanReported]), [['a', undefined], ['c', true]]);
     assert.deepEqual(fs.readdirSync(dir), ['jobs.json'], 'no temporary file is left');
   });
 
@@ -44,7 +44,7 @@ describe('lib/jobs journal', () => {
     assert.match(warnings[0], /could not be read; it was moved to .*jobs\.json\.corrupt-\d+/);
     assert.ok(fs.readdirSync(dir).some((name) => name.startsWith('jobs.json.corrupt-')));
     await journal.add(entry('fresh'));
-    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).jobs[0].jobId, 'fresh');
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).jobs[0].job.id, 'fresh');
   });
 
   it('keeps what can be written down: no req/res, functions or cycles; Buffers round-trip', () => {

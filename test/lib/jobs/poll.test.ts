@@ -28,7 +28,8 @@ describe('lib/jobs pollUntilDone', () => {
     const gaps = job.calls.map((at, index) => at - (job.calls[index - 1] ?? 0));
     // With random() = 1 the delays are 20, 40, 80, 80, 80 ms (timers may run late, never early).
     [20, 40, 80, 80, 80].forEach((expected, index) => assert.ok(gaps[index] >= expected - 1, `poll ${index}: ${gaps[index]} ms`));
-    assert.ok(gaps[3] < 80 * 1.8, 'the delay stops growing at the cap');
+    // Doubling past the cap would make the fifth delay 320 ms; the margin absorbs a busy machine's timer lag.
+    assert.ok(gaps[4] < 300, `the delay stops growing at the cap (fifth gap ${gaps[4]} ms)`);
   });
 
   it('reports each snapshot with the elapsed time', async () => {

@@ -1,0 +1,188 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { JobSnapshot } from '../contract';
+import { InvalidRequestError } from '../contract';
+import { readPiapiWebhook } from '../providers/piapi';
+import { readPixeldojoWebhook } from '../providers/pixeldojo';
+
+/** Providers that call back when a job changes: PixelDojo (`webhook_url`) and PiAPI (`webhook_config`). */
+export type WebhookProvider = 'pixeldojo' | 'piapi';
+
+export function isWebhookProvider(provider: string): provider is WebhookProvider {
+  return provider === 'pixeldojo' || provider === 'piapi';
+}
+
+/** Query parameter carrying a PixelDojo job's token: PixelDojo documents no signature, so the URL is the secret. */
+export const TOKEN_PARAMETER = 'token';
+/** Header in which PiAPI sends the secret given at submit, verbatim. */
+export const PIAPI_SECRET_HEADER = 'x-webhook-secret';
+
+/** A new per-job secret: 192 random bits, URL-safe. */
+export function newWebhookSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** What is kept of a secret (in memory and in the journal): its SHA-256, never the secret itself. */
+export function webhookSecretHash(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** PixelDojo's `webhook_url` for one job: the endpoint with the job's token (PiAPI gets the secret in `webhook_config`). */
+export function pixeldojoWebhookUrl(endpointUrl: string, secret: string): string {
+  const url = new URL(endpointUrl);
+  url.searchParams.set(TOKEN_PARAMETER, secret);
+  return url.toString();
+}
+
+/**
+ * The public URL of a job-webhook endpoint: the provider config's `webhookBaseUrl` (the public
+ * address of Node-RED's HTTP root for flows) followed by the node's path.
+ */
+export function webhookEndpointUrl(baseUrl: string, path: string): string {
+  if (!baseUrl) {
+    throw new InvalidRequestError('completion "webhook" needs the provider config\'s webhook URL: the public address at which the provider can reach this Node-RED');
+  }
+  return `${baseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
+/** Who a callback says it is from, and the secret it carries; nothing checked yet. */
+export interface DeliveryCredentials {
+  provider: WebhookProvider;
+  secret: string;
+}
+
+/** A PixelDojo callback carries its job's token in the URL, a PiAPI one its secret in `x-webhook-secret`. */
+export function deliveryCredentials(query: Record<string, unknown>, headers: Record<string, unknown>): DeliveryCredentials | undefined {
+  const token = query[TOKEN_PARAMETER];
+  if (typeof token === 'string' && token) return { provider: 'pixeldojo', secret: token };
+  const header = headers[PIAPI_SECRET_HEADER];
+  if (typeof header === 'string' && header) return { provider: 'piapi', secret: header };
+  return undefined;
+}
+
+/** One provider callback, read in the provider's documented shape. */
+export interface WebhookDelivery extends DeliveryCredentials {
+  jobId?: string;
+  snapshot: JobSnapshot;
+}
+
+/** Reads a callback body as its provider documents it; undefined when it is not that shape. */
+export function readDelivery(credentials: DeliveryCredentials, body: unknown): WebhookDelivery | undefined {
+  const read = credentials.provider === 'pixeldojo' ? readPixeldojoWebhook(body) : readPiapiWebhook(body);
+  return read && { ...credentials, ...read };
+}
+
+/** Whether two secret digests match, compared in constant time. */
+export function sameSecretHash(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** The largest callback body accepted: a job object with a few URLs is a few kilobytes. */
+export const MAX_WEBHOOK_BYTES = 256 * 1024;
+
+/** Reads a request body up to `maxBytes`; undefined when it is larger (the rest is not read). */
+export async function readBodyWithin(stream: AsyncIterable<Buffer | string>, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += bytes.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks);
+}
+
+const TERMINAL = new Set<JobSnapshot['status']>(['completed', 'failed', 'expired']);
+
+/** A job whose provider was asked to call back: deliveries land here until the job is settled. */
+export interface WebhookExpectation {
+  readonly provider: WebhookProvider;
+  readonly secretHash: string;
+  /** The provider's job id once the submit has answered. */
+  jobId?: string;
+  /** Resolves with the first terminal delivery (completed, failed or expired). */
+  readonly terminal: Promise<JobSnapshot>;
+  /** Non-terminal deliveries (progress), for node status. */
+  onProgress?: (snapshot: JobSnapshot) => void;
+}
+
+interface Entry extends WebhookExpectation {
+  resolve(snapshot: JobSnapshot): void;
+  finished: boolean;
+  expiresAt: number;
+}
+
+export type DeliveryOutcome = 'completed' | 'progress' | 'repeat' | 'unknown';
+
+/** How long an unsettled expectation is kept (a job handed on with completion `job` may never be collected). */
+const EXPECTATION_TTL_MS = 24 * 3600_000;
+/** Settled secrets remembered, so late repeats are answered 200 and ignored rather than refused. */
+const SETTLED_LIMIT = 10_000;
+
+/**
+ * Correlates provider callbacks with the jobs waiting for them, in this process. Each job is known
+ * by the digest of its secret; a delivery's secret is hashed, looked up, and compared in constant
+ * time. A job settles once: the first terminal delivery or a poll, whichever comes first, and every
+ * later delivery is a repeat.
+ */
+export class WebhookRegistry {
+  private readonly pending = new Map<string, Entry>();
+  private readonly settled = new Set<string>();
+
+  /** Registers a job (before its submit is sent, so a fast callback is not missed). */
+  expect(provider: WebhookProvider, secretHash: string, jobId?: string): WebhookExpectation {
+    this.sweep();
+    const existing = this.pending.get(secretHash);
+    if (existing) return existing;
+    let resolve!: (snapshot: JobSnapshot) => void;
+    const terminal = new Promise<JobSnapshot>((done) => (resolve = done));
+    const entry: Entry = { provider, secretHash, jobId, terminal, resolve, finished: false, expiresAt: Date.now() + EXPECTATION_TTL_MS };
+    this.pending.set(secretHash, entry);
+    return entry;
+  }
+
+  /** The expectation of a job submitted in this process with a webhook, if any (for job-poll). */
+  forJob(provider: string, jobId: string): WebhookExpectation | undefined {
+    for (const entry of this.pending.values()) if (entry.provider === provider && entry.jobId === jobId) return entry;
+    return undefined;
+  }
+
+  /** Marks a job done, whichever way it ended: later deliveries for it are repeats. */
+  settle(expectation: Pick<WebhookExpectation, 'secretHash'>): void {
+    this.pending.delete(expectation.secretHash);
+    this.settled.add(expectation.secretHash);
+    if (this.settled.size > SETTLED_LIMIT) this.settled.delete(this.settled.values().next().value as string);
+  }
+
+  /** Whether a secret belongs to a job this process knows, pending or settled. */
+  knows(secretHash: string): boolean {
+    return this.pending.has(secretHash) || this.settled.has(secretHash);
+  }
+
+  deliver(delivery: WebhookDelivery): DeliveryOutcome {
+    const hash = webhookSecretHash(delivery.secret);
+    const entry = this.pending.get(hash);
+    if (!entry) return this.settled.has(hash) ? 'repeat' : 'unknown';
+    // The lookup found the digest; the comparison that authorises is constant-time all the same.
+    if (!sameSecretHash(hash, entry.secretHash)) return 'unknown';
+    if (entry.provider !== delivery.provider || (entry.jobId && delivery.jobId && entry.jobId !== delivery.jobId)) return 'unknown';
+    if (entry.finished) return 'repeat';
+    if (!TERMINAL.has(delivery.snapshot.status)) {
+      entry.onProgress?.(delivery.snapshot);
+      return 'progress';
+    }
+    entry.finished = true;
+    entry.resolve(delivery.snapshot);
+    return 'completed';
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [hash, entry] of this.pending) if (entry.expiresAt < now) this.pending.delete(hash);
+  }
+}
+
+/** The process's registry, shared by every submitting node, job-poll and job-webhook. */
+export const webhookRegistry = new WebhookRegistry();

@@ -1,0 +1,107 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { applyResult } from '../../lib/contract';
+import { restoreMessage } from '../../lib/jobs/journal';
+import { outcomeOf } from '../../lib/jobs/poll';
+import {
+  MAX_WEBHOOK_BYTES,
+  deliveryCredentials,
+  readBodyWithin,
+  readDelivery,
+  sameSecretHash,
+  webhookRegistry,
+  webhookSecretHash,
+} from '../../lib/jobs/webhooks';
+import type { WebhookDelivery } from '../../lib/jobs/webhooks';
+import { journalOf } from '../shared/jobs';
+import { statusReporter } from '../shared/status';
+import { closeWebhookEndpoint, openWebhookEndpoint } from '../shared/webhook-endpoints';
+
+interface JobWebhookDef extends NodeDef {
+  path: string;
+}
+
+const DEFAULT_WEBHOOK_PATH = '/image-gen/webhook';
+const PATH_PATTERN = /^(\/[\w.~-]+)+$/;
+
+type Request = IncomingMessage & { query?: Record<string, unknown> };
+
+function answer(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+}
+
+export = function register(RED: NodeAPI): void {
+  function JobWebhook(this: Node, def: JobWebhookDef): void {
+    RED.nodes.createNode(this, def);
+    const path = (def.path || DEFAULT_WEBHOOK_PATH).trim();
+    const status = statusReporter(RED, this);
+    if (!PATH_PATTERN.test(path) || path.split('/').includes('..')) {
+      this.error(`"${path}" is not a usable path: use letters, digits, - _ . ~ and slashes, starting with /`);
+      status.failed(new Error('bad path'));
+      return;
+    }
+
+    /**
+     * A job whose node was removed while it ran (still in the journal): this node delivers it, with
+     * the message that started it, so a paid result is not dropped. Undefined when no entry matches.
+     */
+    const deliverOrphan = (delivery: WebhookDelivery, hash: string): 'completed' | 'progress' | 'owned' | undefined => {
+      const journal = journalOf(RED);
+      const entry = journal?.list().find((candidate) => candidate.webhookSecretHash && sameSecretHash(candidate.webhookSecretHash, hash));
+      if (!journal || !entry) return undefined;
+      if (RED.nodes.getNode(entry.nodeId)) return 'owned';
+      if (!['completed', 'failed', 'expired'].includes(delivery.snapshot.status)) return 'progress';
+      webhookRegistry.settle({ secretHash: hash });
+      const msg = restoreMessage(entry.msg);
+      const job = { ...entry.job, id: entry.job.id ?? delivery.jobId };
+      void journal.remove(entry.key);
+      try {
+        const snapshot = outcomeOf(job.id ?? 'whose id is unknown', job.provider, delivery.snapshot);
+        const result = { images: snapshot?.images ?? [], job: { ...job, status: 'completed' as const, completedAt: new Date().toISOString() } };
+        status.finished(result);
+        this.send(applyResult(msg, result));
+      } catch (error) {
+        status.failed(error);
+        this.error(error, msg);
+      }
+      return 'completed';
+    };
+
+    const handle = (req: Request, res: ServerResponse): void => {
+      const declared = Number(req.headers['content-length']);
+      if (declared > MAX_WEBHOOK_BYTES) return answer(res, 413, { error: `bodies over ${MAX_WEBHOOK_BYTES} bytes are refused` });
+      readBodyWithin(req, MAX_WEBHOOK_BYTES).then(
+        (body) => {
+          if (!body) return answer(res, 413, { error: `bodies over ${MAX_WEBHOOK_BYTES} bytes are refused` });
+          const credentials = deliveryCredentials(req.query ?? {}, req.headers);
+          const hash = credentials && webhookSecretHash(credentials.secret);
+          const journaled = hash && journalOf(RED)?.list().some((entry) => entry.webhookSecretHash && sameSecretHash(entry.webhookSecretHash, hash));
+          if (!credentials || !hash || !(webhookRegistry.knows(hash) || journaled)) return answer(res, 401, { error: 'unknown or missing webhook secret' });
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(body.toString('utf8'));
+          } catch {
+            parsed = undefined;
+          }
+          const delivery = readDelivery(credentials, parsed);
+          if (!delivery) return answer(res, 400, { error: `not a ${credentials.provider} webhook body` });
+          const outcome = webhookRegistry.deliver(delivery);
+          if (outcome !== 'unknown') return answer(res, 200, { received: outcome });
+          const orphan = deliverOrphan(delivery, hash);
+          // The owner is being redeployed and will expect this job in a moment: ask the provider to try again.
+          if (orphan === 'owned') return answer(res, 503, { error: 'the job is being resumed; try again' }, { 'retry-after': '5' });
+          return orphan ? answer(res, 200, { received: orphan }) : answer(res, 401, { error: 'unknown or missing webhook secret' });
+        },
+        () => answer(res, 400, { error: 'the body could not be read' }),
+      );
+    };
+
+    openWebhookEndpoint(RED, this.id, path, handle);
+    this.on('close', (_removed: boolean, done: () => void) => {
+      closeWebhookEndpoint(RED, this.id);
+      status.clear();
+      done();
+    });
+  }
+  RED.nodes.registerType('job-webhook', JobWebhook);
+};

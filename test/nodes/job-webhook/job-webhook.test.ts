@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { loadFlow, sleep } from '../../support/flow';
+import type { Harness } from '../../support/flow';
+import { httpNodeCapture, serveHttpNode } from '../../support/http-node';
+import { freePort, waitFor } from '../../support/net';
+import { helper } from '../../support/node-red';
+
+const httpIn = require('@node-red/nodes/core/network/21-httpin.js') as unknown;
+
+const HOOK_PATH = '/image-gen/webhook';
+const piapiTask = { type: 'piapi-task', model: 'Qubico/flux1-schnell', taskType: 'txt2img', prompt: '', params: {}, completion: 'webhook' };
+const fluxJob = { type: 'flux-generate', endpoint: 'jobs', model: 'flux-dev', prompt: '', params: {}, completion: 'webhook' };
+
+interface Served {
+  harness: Harness;
+  url: string;
+}
+
+describe('job-webhook node, and completion by webhook', function () {
+  this.timeout(30_000);
+  let closeServer: (() => Promise<void>) | undefined;
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(async () => {
+    await closeServer?.();
+    closeServer = undefined;
+    await helper.unload();
+  });
+
+  /**
+   * Loads `underTest` as n1 with a job-webhook node, an `http in` route /gen wired to it, and the
+   * runtime's httpNode served on the port the provider config's webhook URL names.
+   */
+  async function serve(underTest: Record<string, unknown>, provider: Record<string, unknown> = {}, types = ['piapi-task']): Promise<Served> {
+    const port = await freePort();
+    const harness = await loadFlow([...types, 'job-webhook'], { ...underTest, wires: [['out', 'answer']] }, {
+      provider: { webhookBaseUrl: `http://127.0.0.1:${port}`, webhookGrace: '30', ...provider },
+      extra: [
+        { id: 'hook', type: 'job-webhook', path: HOOK_PATH, wires: [['orphans']] },
+        { id: 'orphans', type: 'helper' },
+        { id: 'capture', type: 'http-node-capture' },
+        { id: 'in', type: 'http in', url: '/gen', method: 'post', wires: [['n1']] },
+        { id: 'answer', type: 'http response', statusCode: '', headers: {} },
+      ],
+      modules: [httpIn, httpNodeCapture],
+    });
+    const server = await serveHttpNode(port);
+    closeServer = server.close;
+    return { harness, url: server.url };
+  }
+
+  const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
+    const answer = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    return { status: answer.statusCode, text: await answer.body.text() };
+  };
+  /** The secret the node gave PiAPI for its one task, read from the sandbox's request log. */
+  const piapiSecret = (harness: Harness): { secret: string; endpoint: string } =>
+    (harness.sandbox.requestsTo('piapi', 'POST', '/task')[0].body as { config: { webhook_config: { secret: string; endpoint: string } } }).config.webhook_config;
+  const submits = (harness: Harness) => harness.sandbox.requestsTo('piapi', 'POST', '/task').length;
+
+  it('completes the parked message by webhook, with msg.req/msg.res intact, so the original HTTP request is answered', async () => {
+    const { harness, url } = await serve(piapiTask);
+    harness.sandbox.scriptJobs('piapi', { durationMs: 300 });
+    const started = Date.now();
+    const answer = await request(`${url}/gen`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a fox in the snow' });
+    const text = await answer.body.text();
+    assert.equal(answer.statusCode, 200);
+    assert.ok(Date.now() - started < 10_000, 'completed by the webhook, long before the 30 s grace period let polling start');
+    const [out] = harness.outputs;
+    assert.equal(text, (out.images as Array<{ url: string }>)[0].url);
+    assert.ok(out.req && out.res, 'msg.req and msg.res passed through');
+    assert.equal((out.job as { status: string }).status, 'completed');
+    assert.equal(harness.sandbox.requestsTo('piapi', 'GET').length, 0, 'no poll was needed');
+    const { endpoint, secret } = piapiSecret(harness);
+    assert.equal(endpoint, `${url}${HOOK_PATH}`);
+    assert.ok(secret.length >= 32, 'a long random secret per job');
+    assert.equal(submits(harness), 1);
+  });
+
+  it('answers a wrong or missing secret with 401 and sends nothing; the right one completes the job', async () => {
+    const { harness, url } = await serve(piapiTask);
+    harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
+    helper.getNode('n1').receive({ prompt: 'a lighthouse', topic: 'kept' });
+    await waitFor(() => submits(harness) === 1, 5000, 'the submit');
+    const task = { task_id: '', status: 'completed', output: { image_url: 'https://example.com/forged.png' } };
+    const delivered = { timestamp: 1, data: task };
+    assert.equal((await post(`${url}${HOOK_PATH}`, delivered, { 'x-webhook-secret': 'not-the-secret' })).status, 401);
+    assert.equal((await post(`${url}${HOOK_PATH}`, delivered)).status, 401);
+    assert.equal((await post(`${url}${HOOK_PATH}?token=guess`, { jobId: 'job_1', status: 'completed' })).status, 401);
+    await sleep(200);
+    assert.equal(harness.outputs.length, 0, 'nothing sent for a wrong secret');
+    const { secret } = piapiSecret(harness);
+    const answered = await post(`${url}${HOOK_PATH}`, { timestamp: 2, data: { ...task, task_id: currentTaskId(harness) } }, { 'x-webhook-secret': secret });
+    assert.equal(answered.status, 200, answered.text);
+    await waitFor(() => harness.outputs.length === 1, 5000, 'the completed message');
+    assert.equal(harness.outputs[0].topic, 'kept');
+    assert.equal(harness.outputs[0].payload, 'https://example.com/forged.png');
+    assert.equal(submits(harness), 1);
+  });
+
+  it('sends one message when the provider delivers the same webhook 5 times', async () => {
+    const { harness } = await serve(piapiTask);
+    harness.sandbox.options.webhookRepeats = 5;
+    harness.sandbox.scriptJobs('piapi', { durationMs: 300 });
+    const { out } = await harness.run({ prompt: 'five times' });
+    assert.ok(out);
+    const terminal = () => harness.sandbox.webhooks.filter((delivery) => (delivery.body as { data: { status: string } }).data.status.toLowerCase() === 'completed');
+    await waitFor(() => terminal().length === 5 && terminal().every((delivery) => delivery.status !== undefined), 5000, 'all five deliveries');
+    await sleep(300);
+    assert.deepEqual(
+      terminal().map((delivery) => delivery.status),
+      [200, 200, 200, 200, 200],
+    );
+    assert.equal(harness.outputs.length, 1);
+    assert.equal(submits(harness), 1);
+  });
+
+  it('sends nothing more for a webhook that arrives after polling completed the job', async () => {
+    const { harness } = await serve(piapiTask, { webhookGrace: '0' });
+    harness.sandbox.options.webhookDelayMs = 3500;
+    harness.sandbox.scriptJobs('piapi', { durationMs: 200 });
+    const { out } = await harness.run({ prompt: 'poll wins' });
+    assert.equal((out?.job as { status: string }).status, 'completed');
+    assert.ok(harness.sandbox.requestsTo('piapi', 'GET').length >= 1, 'completed by polling');
+    await waitFor(() => harness.sandbox.webhooks.length > 0 && harness.sandbox.webhooks.every((delivery) => delivery.status !== undefined), 8000, 'the late webhooks');
+    await sleep(200);
+    assert.ok(harness.sandbox.webhooks.every((delivery) => delivery.status === 200), 'late deliveries are acknowledged, not refused');
+    assert.equal(harness.outputs.length, 1);
+    assert.equal(submits(harness), 1);
+  });
+
+  it('completes by polling after the grace period when no webhook can arrive', async () => {
+    const unreachable = await freePort();
+    const { harness } = await serve(piapiTask, { webhookBaseUrl: `http://127.0.0.1:${unreachable}`, webhookGrace: '1' });
+    harness.sandbox.scriptJobs('piapi', { durationMs: 200 });
+    const { out } = await harness.run({ prompt: 'nobody calls back' });
+    assert.equal((out?.job as { status: string }).status, 'completed');
+    assert.ok(harness.sandbox.webhooks.length > 0 && harness.sandbox.webhooks.every((delivery) => delivery.error), 'every delivery failed');
+    assert.equal(harness.outputs.length, 1);
+    assert.equal(submits(harness), 1);
+  });
+
+  it('gives PixelDojo a per-job token in webhook_url, keeps it out of msg.job, and completes by its callback', async () => {
+    const { harness, url } = await serve(fluxJob, {}, ['flux-generate']);
+    harness.sandbox.scriptJobs('pixeldojo', { durationMs: 300 });
+    const { out, error } = await harness.run({ prompt: 'a kite', topic: 'kept' });
+    assert.equal(error, undefined);
+    assert.equal(out?.topic, 'kept');
+    const [submit] = harness.sandbox.requestsTo('pixeldojo', 'POST');
+    const webhookUrl = new URL((submit.body as { webhook_url: string }).webhook_url);
+    assert.equal(`${webhookUrl.origin}${webhookUrl.pathname}`, `${url}${HOOK_PATH}`);
+    assert.ok((webhookUrl.searchParams.get('token') ?? '').length >= 32);
+    assert.equal(JSON.stringify(out?.job).includes(webhookUrl.searchParams.get('token') as string), false, 'the token is not in msg.job');
+    assert.equal(harness.sandbox.requestsTo('pixeldojo', 'GET', '/jobs').length, 0, 'no poll was needed');
+    assert.equal(harness.sandbox.requestsTo('pixeldojo', 'POST').length, 1);
+    // A late repeat of the delivery is acknowledged and ignored.
+    const repeat = await post(webhookUrl.toString(), { jobId: (out?.job as { id: string }).id, status: 'completed', output: { images: ['https://example.com/x.png'] } });
+    assert.equal(repeat.status, 200);
+    await sleep(200);
+    assert.equal(harness.outputs.length, 1);
+  });
+
+  it('refuses an oversize body with 413 and a malformed one with 400, and the job still completes', async () => {
+    const { harness, url } = await serve(piapiTask, { webhookGrace: '2' });
+    harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
+    helper.getNode('n1').receive({ prompt: 'p' });
+    await waitFor(() => submits(harness) === 1, 5000, 'the submit');
+    const { secret } = piapiSecret(harness);
+    assert.equal((await post(`${url}${HOOK_PATH}`, 'x'.repeat(300 * 1024), { 'x-webhook-secret': secret })).status, 413);
+    assert.equal((await post(`${url}${HOOK_PATH}`, '{"timestamp": 1, "data": ', { 'x-webhook-secret': secret })).status, 400);
+    assert.equal((await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { status: 'completed' } }, { 'x-webhook-secret': secret })).status, 400);
+    await sleep(100);
+    assert.equal(harness.outputs.length, 0);
+    const answered = await post(`${url}${HOOK_PATH}`, { timestamp: 3, data: { task_id: currentTaskId(harness), status: 'Completed', output: { image_url: 'https://example.com/a.png' } } }, { 'x-webhook-secret': secret });
+    assert.equal(answered.status, 200);
+    await waitFor(() => harness.outputs.length === 1, 5000, 'the result');
+  });
+
+  it('updates status only for progress deliveries, and fails through Catch for a failed job', async () => {
+    const { harness, url } = await serve(piapiTask);
+    harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
+    const statuses: string[] = [];
+    helper.getNode('n1').on('call:status', (call: { args: Array<{ text?: string }> }) => statuses.push(call.args[0].text ?? ''));
+    const result = harness.run({ prompt: 'p' });
+    await waitFor(() => submits(harness) === 1, 5000, 'the submit');
+    const { secret } = piapiSecret(harness);
+    const taskId = currentTaskId(harness);
+    assert.equal((await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, status: 'processing' } }, { 'x-webhook-secret': secret })).status, 200);
+    await sleep(100);
+    assert.equal(harness.outputs.length + harness.errors.length, 0, 'a progress delivery sends nothing');
+    assert.ok(statuses.some((text) => text.startsWith('processing')), `the status shows the progress: ${statuses.join(' | ')}`);
+    await post(`${url}${HOOK_PATH}`, { timestamp: 2, data: { task_id: taskId, status: 'failed', error: { message: 'nsfw filter' } } }, { 'x-webhook-secret': secret });
+    const { error } = await result;
+    assert.match(error?.message ?? '', new RegExp(`job ${taskId} failed: nsfw filter`));
+  });
+
+  it('refuses completion "webhook" without a webhook URL or without a job-webhook node, before anything is sent', async () => {
+    const { harness } = await serve(piapiTask, { webhookBaseUrl: '' });
+    const { error } = await harness.run({ prompt: 'p' });
+    assert.match(error?.message ?? '', /needs the provider config's webhook URL/);
+    await helper.unload();
+    const lonely = await loadFlow(['piapi-task'], piapiTask, { provider: { webhookBaseUrl: 'http://127.0.0.1:1' } });
+    const refused = await lonely.run({ prompt: 'p' });
+    assert.match(refused.error?.message ?? '', /needs a job-webhook node/);
+    assert.equal(submits(harness) + submits(lonely), 0);
+  });
+});
+
+/** The id of the sandbox's latest PiAPI task. */
+function currentTaskId(harness: Harness): string {
+  const id = harness.sandbox.jobIds('piapi').at(-1);
+  assert.ok(id, 'a task was created');
+  return id;
+}
