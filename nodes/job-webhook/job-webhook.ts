@@ -26,6 +26,14 @@ const PATH_PATTERN = /^(\/[\w.~-]+)+$/;
 
 type Request = IncomingMessage & { query?: Record<string, unknown> };
 
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 function answer(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
@@ -41,20 +49,23 @@ export = function register(RED: NodeAPI): void {
       return;
     }
 
-    /**
-     * A job whose node was removed while it ran (still in the journal): this node delivers it, with
-     * the message that started it, so a paid result is not dropped. Undefined when no entry matches.
-     */
-    const deliverOrphan = (delivery: WebhookDelivery, hash: string): 'completed' | 'progress' | 'owned' | undefined => {
+    /** The journal entry of the job a secret belongs to, if the journal has one. */
+    const journaled = (hash: string) => {
       const journal = journalOf(RED);
       const entry = journal?.list().find((candidate) => candidate.webhookSecretHash && sameSecretHash(candidate.webhookSecretHash, hash));
-      if (!journal || !entry) return undefined;
-      if (RED.nodes.getNode(entry.nodeId)) return 'owned';
+      return journal && entry ? { journal, entry } : undefined;
+    };
+
+    /**
+     * A job whose node was removed while it ran (still in the journal): this node delivers it, with
+     * the message that started it, so a paid result is not dropped.
+     */
+    const deliverOrphan = ({ journal, entry }: NonNullable<ReturnType<typeof journaled>>, delivery: WebhookDelivery, hash: string): string => {
       if (!['completed', 'failed', 'expired'].includes(delivery.snapshot.status)) return 'progress';
       webhookRegistry.settle({ secretHash: hash });
+      void journal.remove(entry.key);
       const msg = restoreMessage(entry.msg);
       const job = { ...entry.job, id: entry.job.id ?? delivery.jobId };
-      void journal.remove(entry.key);
       try {
         const snapshot = outcomeOf(job.id ?? 'whose id is unknown', job.provider, delivery.snapshot);
         const result = { images: snapshot?.images ?? [], job: { ...job, status: 'completed' as const, completedAt: new Date().toISOString() } };
@@ -67,30 +78,26 @@ export = function register(RED: NodeAPI): void {
       return 'completed';
     };
 
+    const refuse = (res: ServerResponse) => answer(res, 401, { error: 'unknown or missing webhook secret' });
+
     const handle = (req: Request, res: ServerResponse): void => {
-      const declared = Number(req.headers['content-length']);
-      if (declared > MAX_WEBHOOK_BYTES) return answer(res, 413, { error: `bodies over ${MAX_WEBHOOK_BYTES} bytes are refused` });
+      const tooLarge = () => answer(res, 413, { error: `bodies over ${MAX_WEBHOOK_BYTES} bytes are refused` });
+      if (Number(req.headers['content-length']) > MAX_WEBHOOK_BYTES) return tooLarge();
       readBodyWithin(req, MAX_WEBHOOK_BYTES).then(
         (body) => {
-          if (!body) return answer(res, 413, { error: `bodies over ${MAX_WEBHOOK_BYTES} bytes are refused` });
+          if (!body) return tooLarge();
           const credentials = deliveryCredentials(req.query ?? {}, req.headers);
-          const hash = credentials && webhookSecretHash(credentials.secret);
-          const journaled = hash && journalOf(RED)?.list().some((entry) => entry.webhookSecretHash && sameSecretHash(entry.webhookSecretHash, hash));
-          if (!credentials || !hash || !(webhookRegistry.knows(hash) || journaled)) return answer(res, 401, { error: 'unknown or missing webhook secret' });
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(body.toString('utf8'));
-          } catch {
-            parsed = undefined;
-          }
-          const delivery = readDelivery(credentials, parsed);
+          if (!credentials) return refuse(res);
+          const hash = webhookSecretHash(credentials.secret);
+          const record = journaled(hash);
+          if (!webhookRegistry.knows(hash) && !record) return refuse(res);
+          const delivery = readDelivery(credentials, parseJson(body));
           if (!delivery) return answer(res, 400, { error: `not a ${credentials.provider} webhook body` });
+          if (record && !RED.nodes.getNode(record.entry.nodeId)) return answer(res, 200, { received: deliverOrphan(record, delivery, hash) });
           const outcome = webhookRegistry.deliver(delivery);
           if (outcome !== 'unknown') return answer(res, 200, { received: outcome });
-          const orphan = deliverOrphan(delivery, hash);
           // The owner is being redeployed and will expect this job in a moment: ask the provider to try again.
-          if (orphan === 'owned') return answer(res, 503, { error: 'the job is being resumed; try again' }, { 'retry-after': '5' });
-          return orphan ? answer(res, 200, { received: orphan }) : answer(res, 401, { error: 'unknown or missing webhook secret' });
+          return record ? answer(res, 503, { error: 'the job is being resumed; try again' }, { 'retry-after': '5' }) : refuse(res);
         },
         () => answer(res, 400, { error: 'the body could not be read' }),
       );

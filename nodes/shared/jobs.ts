@@ -89,16 +89,19 @@ export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, se
   );
 }
 
-const watched = new WeakSet<object>();
+/** The latest RED API per runtime events emitter: one listener per runtime, using the newest API it was given. */
+const runtimes = new WeakMap<object, NodeAPI>();
 
 /**
  * After every deploy, reports (once each) journaled jobs whose node no longer exists: their results
  * were paid for, so the user is told how to collect them rather than left to guess.
  */
-export function reportOrphanedJobs(RED: NodeAPI): void {
-  if (watched.has(RED)) return;
-  watched.add(RED);
-  RED.events.on('flows:started', () => {
+export function reportOrphanedJobs(api: NodeAPI): void {
+  const listening = runtimes.has(api.events);
+  runtimes.set(api.events, api);
+  if (listening) return;
+  api.events.on('flows:started', () => {
+    const RED = runtimes.get(api.events) as NodeAPI;
     const journal = journalOf(RED);
     if (!journal) return;
     void journal.load().then(async () => {

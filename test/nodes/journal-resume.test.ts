@@ -102,4 +102,21 @@ describe('pending-job journal (with a user directory)', function () {
     assert.match((await harness.run({ prompt: 'p' })).error?.message ?? '', /failed/);
     assert.deepEqual(journal(), []);
   });
+
+  it('reports through Catch a job whose submit was cut off by a restart, and sends nothing again', async () => {
+    const entry = {
+      key: 'k1',
+      nodeId: 'n1',
+      providerId: 'cfg',
+      job: { provider: 'pixeldojo', model: 'flux-dev', status: 'pending', params: { prompt: 'p' } },
+      msg: { topic: 'cut off' },
+      submittedAt: new Date().toISOString(),
+    };
+    fs.writeFileSync(path.join(userDir, JOURNAL_FILE), JSON.stringify({ version: 1, jobs: [entry] }));
+    const harness = await loadFlow(['flux-generate'], generate);
+    await waitFor(() => harness.errors.length === 1, 5000, 'the report');
+    assert.match(harness.errors[0]?.message ?? '', /Node-RED stopped while this pixeldojo job was being submitted.*may exist and be billed/);
+    assert.equal(harness.sandbox.requestsTo('pixeldojo', 'POST').length, 0);
+    await waitFor(() => journal().length === 0, 3000, 'the entry to be removed');
+  });
 });

@@ -12,6 +12,8 @@ export interface Outcome {
 }
 
 export interface Harness {
+  /** The flow as loaded, for redeploying it changed. */
+  flow: Array<Record<string, unknown>>;
   sandbox: SandboxServer;
   connection: ProviderConnection;
   /** Sends `msg` to node `n1` and resolves with its output or the caught error. */
@@ -60,6 +62,7 @@ export async function loadFlow(
     waiting.shift()?.({ error });
   });
   return {
+    flow,
     sandbox,
     connection,
     outputs,

@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { request } from 'undici';
+import { JOURNAL_FILE } from '../../../lib/jobs/journal';
+import type { JournalEntry } from '../../../lib/jobs/journal';
+import { webhookSecretHash } from '../../../lib/jobs/webhooks';
 import { loadFlow, sleep } from '../../support/flow';
 import type { Harness } from '../../support/flow';
 import { httpNodeCapture, serveHttpNode } from '../../support/http-node';
@@ -32,9 +38,9 @@ describe('job-webhook node, and completion by webhook', function () {
    * Loads `underTest` as n1 with a job-webhook node, an `http in` route /gen wired to it, and the
    * runtime's httpNode served on the port the provider config's webhook URL names.
    */
-  async function serve(underTest: Record<string, unknown>, provider: Record<string, unknown> = {}, types = ['piapi-task']): Promise<Served> {
+  async function serve(underTest: Record<string, unknown>, provider: Record<string, unknown> = {}, types = ['piapi-task'], extra: Record<string, unknown>[] = []): Promise<Served> {
     const port = await freePort();
-    const harness = await loadFlow([...types, 'job-webhook'], { ...underTest, wires: [['out', 'answer']] }, {
+    const harness = await loadFlow([...types, 'job-webhook'], { wires: [['out', 'answer']], ...underTest }, {
       provider: { webhookBaseUrl: `http://127.0.0.1:${port}`, webhookGrace: '30', ...provider },
       extra: [
         { id: 'hook', type: 'job-webhook', path: HOOK_PATH, wires: [['orphans']] },
@@ -42,6 +48,7 @@ describe('job-webhook node, and completion by webhook', function () {
         { id: 'capture', type: 'http-node-capture' },
         { id: 'in', type: 'http in', url: '/gen', method: 'post', wires: [['n1']] },
         { id: 'answer', type: 'http response', statusCode: '', headers: {} },
+        ...extra,
       ],
       modules: [httpIn, httpNodeCapture],
     });
@@ -141,6 +148,19 @@ describe('job-webhook node, and completion by webhook', function () {
     assert.equal(submits(harness), 1);
   });
 
+  it('lets job-poll take the webhook of a job handed on pending, without polling', async () => {
+    const { harness, url } = await serve({ ...piapiTask, completion: 'job', wires: [['poll']] }, {}, ['piapi-task', 'job-poll'], [
+      { id: 'poll', type: 'job-poll', provider: 'cfg', wires: [['out']] },
+    ]);
+    harness.sandbox.scriptJobs('piapi', { durationMs: 300 });
+    const { out } = await harness.run({ prompt: 'handed on', topic: 'kept' });
+    assert.equal((out?.job as { status: string }).status, 'completed');
+    assert.equal(out?.topic, 'kept');
+    assert.equal(piapiSecret(harness).endpoint, `${url}${HOOK_PATH}`, 'a config with a webhook URL asks for callbacks in job mode too');
+    assert.equal(harness.sandbox.requestsTo('piapi', 'GET').length, 0, 'job-poll did not need to poll within the grace period');
+    assert.equal(submits(harness), 1);
+  });
+
   it('gives PixelDojo a per-job token in webhook_url, keeps it out of msg.job, and completes by its callback', async () => {
     const { harness, url } = await serve(fluxJob, {}, ['flux-generate']);
     harness.sandbox.scriptJobs('pixeldojo', { durationMs: 300 });
@@ -189,7 +209,7 @@ describe('job-webhook node, and completion by webhook', function () {
     assert.equal((await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, status: 'processing' } }, { 'x-webhook-secret': secret })).status, 200);
     await sleep(100);
     assert.equal(harness.outputs.length + harness.errors.length, 0, 'a progress delivery sends nothing');
-    assert.ok(statuses.some((text) => text.startsWith('processing')), `the status shows the progress: ${statuses.join(' | ')}`);
+    assert.ok(statuses.some((text) => text.includes('processing')), `the status shows the progress: ${statuses.join(' | ')}`);
     await post(`${url}${HOOK_PATH}`, { timestamp: 2, data: { task_id: taskId, status: 'failed', error: { message: 'nsfw filter' } } }, { 'x-webhook-secret': secret });
     const { error } = await result;
     assert.match(error?.message ?? '', new RegExp(`job ${taskId} failed: nsfw filter`));
@@ -204,6 +224,75 @@ describe('job-webhook node, and completion by webhook', function () {
     const refused = await lonely.run({ prompt: 'p' });
     assert.match(refused.error?.message ?? '', /needs a job-webhook node/);
     assert.equal(submits(harness) + submits(lonely), 0);
+  });
+
+  describe('with the pending-job journal (a user directory)', () => {
+    let userDir: string;
+    beforeEach(() => {
+      userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-webhook-'));
+      helper.settings({ userDir });
+    });
+    afterEach(() => {
+      helper.settings({ userDir: undefined });
+      fs.rmSync(userDir, { recursive: true, force: true });
+    });
+    const journal = () => {
+      const file = path.join(userDir, JOURNAL_FILE);
+      return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { jobs: JournalEntry[] }).jobs : [];
+    };
+
+    it('records the job before its submit leaves, with the digest of its secret and never the secret', async () => {
+      const { harness } = await serve(piapiTask);
+      harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
+      helper.getNode('n1').receive({ prompt: 'p', topic: 'kept' });
+      await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
+      const [entry] = journal();
+      const { secret } = piapiSecret(harness);
+      assert.equal(entry.webhookSecretHash, webhookSecretHash(secret));
+      assert.equal(fs.readFileSync(path.join(userDir, JOURNAL_FILE), 'utf8').includes(secret), false);
+    });
+
+    it('keeps waiting for the webhook across a redeploy, and delivers once', async () => {
+      const { harness, url } = await serve(piapiTask);
+      harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
+      helper.getNode('n1').receive({ prompt: 'p', topic: 'kept' });
+      await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
+      const { secret } = piapiSecret(harness);
+      const taskId = currentTaskId(harness);
+      const flow = harness.flow.map((node) => (node.id === 'n1' ? { ...node, name: 'redeployed' } : node));
+      await helper.setFlows(flow, 'nodes');
+      await sleep(200);
+      const answered = await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, status: 'completed', output: { image_url: 'https://example.com/r.png' } } }, { 'x-webhook-secret': secret });
+      assert.equal(answered.status, 200, answered.text);
+      await waitFor(() => harness.outputs.length === 1, 5000, 'the resumed result');
+      await sleep(300);
+      assert.equal(harness.outputs.length, 1);
+      assert.equal(harness.outputs[0].topic, 'kept');
+      assert.equal(submits(harness), 1);
+      assert.deepEqual(journal(), []);
+    });
+
+    it('delivers, through job-webhook, the result of a job whose node was removed, with its original message', async () => {
+      const { harness, url } = await serve(piapiTask);
+      harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
+      helper.getNode('n1').receive({ prompt: 'p', topic: 'orphaned' });
+      await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
+      const { secret } = piapiSecret(harness);
+      const taskId = currentTaskId(harness);
+      await helper.setFlows(harness.flow.filter((node) => node.id !== 'n1' && node.id !== 'in'), 'nodes');
+      await waitFor(() => !helper.getNode('n1'), 5000, 'the node to be removed');
+      const orphans: Array<Record<string, unknown>> = [];
+      helper.getNode('orphans').on('input', (msg: Record<string, unknown>) => orphans.push(msg));
+      const answered = await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, status: 'completed', output: { image_url: 'https://example.com/o.png' } } }, { 'x-webhook-secret': secret });
+      assert.equal(answered.status, 200, answered.text);
+      await waitFor(() => orphans.length === 1, 5000, 'the orphan result');
+      assert.equal(orphans[0].topic, 'orphaned');
+      assert.equal(orphans[0].payload, 'https://example.com/o.png');
+      await waitFor(() => journal().length === 0, 3000, 'the journal entry to be removed');
+      assert.equal((await post(`${url}${HOOK_PATH}`, { timestamp: 2, data: { task_id: taskId, status: 'completed' } }, { 'x-webhook-secret': secret })).status, 200);
+      await sleep(200);
+      assert.equal(orphans.length, 1, 'a repeat is ignored');
+    });
   });
 });
 
