@@ -145,7 +145,9 @@ async function webhookOrPoll(
           'timeout',
         );
       });
+  // The loser may still settle (a failed-job webhook racing a completed poll): its outcome is dropped, not left unhandled.
   byPoll.catch(() => undefined);
+  byWebhook.catch(() => undefined);
   try {
     return await Promise.race([byWebhook, byPoll]);
   } finally {
