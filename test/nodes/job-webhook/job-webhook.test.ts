@@ -66,6 +66,25 @@ describe('job-webhook node, and completion by webhook', function () {
     (harness.sandbox.requestsTo('piapi', 'POST', '/task')[0].body as { config: { webhook_config: { secret: string; endpoint: string } } }).config.webhook_config;
   const submits = (harness: Harness) => harness.sandbox.requestsTo('piapi', 'POST', '/task').length;
 
+  interface Parked extends Served {
+    secret: string;
+    taskId: string;
+    /** POSTs a PiAPI webhook for the parked task, with its secret. */
+    deliver(task: Record<string, unknown>): Promise<{ status: number; text: string }>;
+  }
+
+  /** Serves piapi-task (completion webhook), sends it `msg` for a task that only a webhook or test will finish, and waits for the submit. */
+  async function park(msg: Record<string, unknown>, provider: Record<string, unknown> = {}): Promise<Parked> {
+    const served = await serve(piapiTask, provider);
+    served.harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
+    helper.getNode('n1').receive(msg);
+    await waitFor(() => submits(served.harness) === 1, 5000, 'the submit');
+    const { secret } = piapiSecret(served.harness);
+    const taskId = currentTaskId(served.harness);
+    const deliver = (task: Record<string, unknown>) => post(`${served.url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, ...task } }, { 'x-webhook-secret': secret });
+    return { ...served, secret, taskId, deliver };
+  }
+
   it('completes the parked message by webhook, with msg.req/msg.res intact, so the original HTTP request is answered', async () => {
     const { harness, url } = await serve(piapiTask);
     harness.sandbox.scriptJobs('piapi', { durationMs: 300 });
@@ -86,19 +105,15 @@ describe('job-webhook node, and completion by webhook', function () {
   });
 
   it('answers a wrong or missing secret with 401 and sends nothing; the right one completes the job', async () => {
-    const { harness, url } = await serve(piapiTask);
-    harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
-    helper.getNode('n1').receive({ prompt: 'a lighthouse', topic: 'kept' });
-    await waitFor(() => submits(harness) === 1, 5000, 'the submit');
-    const task = { task_id: '', status: 'completed', output: { image_url: 'https://example.com/forged.png' } };
+    const { harness, url, taskId, deliver } = await park({ prompt: 'a lighthouse', topic: 'kept' });
+    const task = { task_id: taskId, status: 'completed', output: { image_url: 'https://example.com/forged.png' } };
     const delivered = { timestamp: 1, data: task };
     assert.equal((await post(`${url}${HOOK_PATH}`, delivered, { 'x-webhook-secret': 'not-the-secret' })).status, 401);
     assert.equal((await post(`${url}${HOOK_PATH}`, delivered)).status, 401);
     assert.equal((await post(`${url}${HOOK_PATH}?token=guess`, { jobId: 'job_1', status: 'completed' })).status, 401);
     await sleep(200);
     assert.equal(harness.outputs.length, 0, 'nothing sent for a wrong secret');
-    const { secret } = piapiSecret(harness);
-    const answered = await post(`${url}${HOOK_PATH}`, { timestamp: 2, data: { ...task, task_id: currentTaskId(harness) } }, { 'x-webhook-secret': secret });
+    const answered = await deliver({ status: 'completed', output: { image_url: 'https://example.com/forged.png' } });
     assert.equal(answered.status, 200, answered.text);
     await waitFor(() => harness.outputs.length === 1, 5000, 'the completed message');
     assert.equal(harness.outputs[0].topic, 'kept');
@@ -182,37 +197,28 @@ describe('job-webhook node, and completion by webhook', function () {
   });
 
   it('refuses an oversize body with 413 and a malformed one with 400, and the job still completes', async () => {
-    const { harness, url } = await serve(piapiTask, { webhookGrace: '2' });
-    harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
-    helper.getNode('n1').receive({ prompt: 'p' });
-    await waitFor(() => submits(harness) === 1, 5000, 'the submit');
-    const { secret } = piapiSecret(harness);
+    const { harness, url, secret, deliver } = await park({ prompt: 'p' }, { webhookGrace: '2' });
     assert.equal((await post(`${url}${HOOK_PATH}`, 'x'.repeat(300 * 1024), { 'x-webhook-secret': secret })).status, 413);
     assert.equal((await post(`${url}${HOOK_PATH}`, '{"timestamp": 1, "data": ', { 'x-webhook-secret': secret })).status, 400);
     assert.equal((await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { status: 'completed' } }, { 'x-webhook-secret': secret })).status, 400);
     await sleep(100);
     assert.equal(harness.outputs.length, 0);
-    const answered = await post(`${url}${HOOK_PATH}`, { timestamp: 3, data: { task_id: currentTaskId(harness), status: 'Completed', output: { image_url: 'https://example.com/a.png' } } }, { 'x-webhook-secret': secret });
-    assert.equal(answered.status, 200);
+    assert.equal((await deliver({ status: 'Completed', output: { image_url: 'https://example.com/a.png' } })).status, 200);
     await waitFor(() => harness.outputs.length === 1, 5000, 'the result');
   });
 
   it('updates status only for progress deliveries, and fails through Catch for a failed job', async () => {
-    const { harness, url } = await serve(piapiTask);
-    harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
+    const { harness, taskId, deliver } = await park({ prompt: 'p' });
     const statuses: string[] = [];
     helper.getNode('n1').on('call:status', (call: { args: Array<{ text?: string }> }) => statuses.push(call.args[0].text ?? ''));
-    const result = harness.run({ prompt: 'p' });
-    await waitFor(() => submits(harness) === 1, 5000, 'the submit');
-    const { secret } = piapiSecret(harness);
-    const taskId = currentTaskId(harness);
-    assert.equal((await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, status: 'processing' } }, { 'x-webhook-secret': secret })).status, 200);
+    assert.equal((await deliver({ status: 'processing' })).status, 200);
     await sleep(100);
     assert.equal(harness.outputs.length + harness.errors.length, 0, 'a progress delivery sends nothing');
     assert.ok(statuses.some((text) => text.includes('processing')), `the status shows the progress: ${statuses.join(' | ')}`);
-    await post(`${url}${HOOK_PATH}`, { timestamp: 2, data: { task_id: taskId, status: 'failed', error: { message: 'nsfw filter' } } }, { 'x-webhook-secret': secret });
-    const { error } = await result;
-    assert.match(error?.message ?? '', new RegExp(`job ${taskId} failed: nsfw filter`));
+    await deliver({ status: 'failed', error: { message: 'nsfw filter' } });
+    await waitFor(() => harness.errors.length === 1, 5000, 'the failure through Catch');
+    assert.match(harness.errors[0]?.message ?? '', new RegExp(`job ${taskId} failed: nsfw filter`));
+    assert.equal(harness.outputs.length, 0);
   });
 
   it('refuses completion "webhook" without a webhook URL or without a job-webhook node, before anything is sent', async () => {
@@ -242,27 +248,20 @@ describe('job-webhook node, and completion by webhook', function () {
     };
 
     it('records the job before its submit leaves, with the digest of its secret and never the secret', async () => {
-      const { harness } = await serve(piapiTask);
-      harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
-      helper.getNode('n1').receive({ prompt: 'p', topic: 'kept' });
+      const { secret } = await park({ prompt: 'p', topic: 'kept' });
       await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
       const [entry] = journal();
-      const { secret } = piapiSecret(harness);
       assert.equal(entry.webhookSecretHash, webhookSecretHash(secret));
       assert.equal(fs.readFileSync(path.join(userDir, JOURNAL_FILE), 'utf8').includes(secret), false);
     });
 
     it('keeps waiting for the webhook across a redeploy, and delivers once', async () => {
-      const { harness, url } = await serve(piapiTask);
-      harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
-      helper.getNode('n1').receive({ prompt: 'p', topic: 'kept' });
+      const { harness, deliver } = await park({ prompt: 'p', topic: 'kept' });
       await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
-      const { secret } = piapiSecret(harness);
-      const taskId = currentTaskId(harness);
       const flow = harness.flow.map((node) => (node.id === 'n1' ? { ...node, name: 'redeployed' } : node));
       await helper.setFlows(flow, 'nodes');
       await sleep(200);
-      const answered = await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, status: 'completed', output: { image_url: 'https://example.com/r.png' } } }, { 'x-webhook-secret': secret });
+      const answered = await deliver({ status: 'completed', output: { image_url: 'https://example.com/r.png' } });
       assert.equal(answered.status, 200, answered.text);
       await waitFor(() => harness.outputs.length === 1, 5000, 'the resumed result');
       await sleep(300);
@@ -273,23 +272,19 @@ describe('job-webhook node, and completion by webhook', function () {
     });
 
     it('delivers, through job-webhook, the result of a job whose node was removed, with its original message', async () => {
-      const { harness, url } = await serve(piapiTask);
-      harness.sandbox.scriptJobs('piapi', { outcome: 'never' });
-      helper.getNode('n1').receive({ prompt: 'p', topic: 'orphaned' });
+      const { harness, deliver } = await park({ prompt: 'p', topic: 'orphaned' });
       await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
-      const { secret } = piapiSecret(harness);
-      const taskId = currentTaskId(harness);
       await helper.setFlows(harness.flow.filter((node) => node.id !== 'n1' && node.id !== 'in'), 'nodes');
       await waitFor(() => !helper.getNode('n1'), 5000, 'the node to be removed');
       const orphans: Array<Record<string, unknown>> = [];
       helper.getNode('orphans').on('input', (msg: Record<string, unknown>) => orphans.push(msg));
-      const answered = await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, status: 'completed', output: { image_url: 'https://example.com/o.png' } } }, { 'x-webhook-secret': secret });
+      const answered = await deliver({ status: 'completed', output: { image_url: 'https://example.com/o.png' } });
       assert.equal(answered.status, 200, answered.text);
       await waitFor(() => orphans.length === 1, 5000, 'the orphan result');
       assert.equal(orphans[0].topic, 'orphaned');
       assert.equal(orphans[0].payload, 'https://example.com/o.png');
       await waitFor(() => journal().length === 0, 3000, 'the journal entry to be removed');
-      assert.equal((await post(`${url}${HOOK_PATH}`, { timestamp: 2, data: { task_id: taskId, status: 'completed' } }, { 'x-webhook-secret': secret })).status, 200);
+      assert.equal((await deliver({ status: 'completed' })).status, 200);
       await sleep(200);
       assert.equal(orphans.length, 1, 'a repeat is ignored');
     });
