@@ -13,6 +13,7 @@ import { ProviderConnection } from '../lib/providers';
 import { pixeldojoJobSnapshot } from '../lib/providers/pixeldojo';
 import type { SandboxServer } from '../lib/sandbox';
 import { prepareUserDir } from '../scripts/node-red-home';
+import { localSdBenchmark } from './local-sd';
 
 /**
  * `npm run bench`: every number is a ratio against a baseline measured in the same run, on the
@@ -271,6 +272,16 @@ async function main(): Promise<void> {
   console.log(`save-image, ${SAVE_ROUNDS} downloads of ${SAVE_BODY_MB} MB each, to disk`);
   console.log(`  save-image ${save.node.toFixed(0)} MB/s, bare stream.pipeline ${save.bare.toFixed(0)} MB/s, ratio ${(save.node / save.bare).toFixed(2)} (goal >= 0.9)`);
   console.log(`  peak memory growth for a 500 MB body: save-image ${save.peakNode500.toFixed(1)} MB, bare pipeline ${save.peakBare500.toFixed(1)} MB`);
+  const deploy = async (flows: unknown[]) => {
+    await red.runtime.flows.setFlows({ deploymentType: 'full', flows: { flows } });
+    const deadline = Date.now() + 10_000;
+    while (!red.nodes.getNode('sd') && Date.now() < deadline) await sleep(20);
+  };
+  const sd = await localSdBenchmark(deploy, (id, msg) => throughNode(red, id, msg));
+  console.log('local-sd, 512x512, 20 steps with guidance, on a generated model (CPU)');
+  console.log(`  mean onnxruntime call ${sd.meanOnnxCallMs.toFixed(1)} ms; 3 generations' pipeline ${sd.pipelineMs.toFixed(0)} ms vs their onnxruntime calls ${sd.onnxMs.toFixed(0)} ms, ratio ${(sd.pipelineMs / sd.onnxMs).toFixed(3)} (goal <= 1.05)`);
+  console.log(`  one generation through Node-RED ${sd.nodeRedMs.toFixed(0)} ms, ratio to its share of the onnxruntime calls ${(sd.nodeRedMs / (sd.onnxMs / 3)).toFixed(3)}`);
+  console.log(`  Node-RED event-loop delay during the generation: worst ${sd.worstLoopDelayMs.toFixed(1)} ms, mean ${sd.meanLoopDelayMs.toFixed(2)} ms (goal worst < 20 ms)`);
   await stop();
   const polls = await pollsPerJob();
   console.log('polls per completed 60 s job (time scaled 1/10)');

@@ -28,6 +28,10 @@ export const jobSchema = z.object({
   cost: costSchema.optional(),
   creditsRemaining: z.number().optional(),
   expiresAt: z.string().optional(),
+  /** Local generations: the seed used, the seconds it took, and where it ran (cpu or cuda). */
+  seed: z.number().optional(),
+  generationTime: z.number().optional(),
+  device: z.string().optional(),
   params: z.record(z.string(), z.unknown()),
 });
 export type JobInfo = z.infer<typeof jobSchema>;

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeTinyModel } from '../lib/sandbox/tiny-sd';
 
 /** The repository root (this file runs from dist/scripts/). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -54,11 +55,21 @@ module.exports = {
   return settingsFile;
 }
 
+/** The sandbox's tiny Stable Diffusion export, which examples/local-sd.json runs offline. */
+export const SANDBOX_MODEL = 'sandbox-tiny-sd';
+
+/** Puts the sandbox model in the user directory's models folder, once. */
+export async function installSandboxModel(userDir: string): Promise<void> {
+  const folder = path.join(userDir, 'models', SANDBOX_MODEL);
+  if (!fs.existsSync(path.join(folder, 'model_index.json'))) await writeTinyModel(folder);
+}
+
 /** Runs Node-RED from this project's own dependencies against a prepared user directory. */
-export function spawnNodeRed(userDir: string, settingsFile: string, stdio: 'inherit' | 'pipe'): ChildProcess {
+export function spawnNodeRed(userDir: string, settingsFile: string, stdio: 'inherit' | 'pipe', env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const redJs = require.resolve('node-red/red.js', { paths: [REPO_ROOT] });
   return spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', settingsFile], {
     cwd: REPO_ROOT,
+    env,
     stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -97,6 +97,8 @@ export interface ConcurrencyLimiterOptions {
   max: number;
   maxWaiting: number;
   name: string;
+  /** What the user can do when the queue is full. */
+  advice?: string;
 }
 
 /** At most `max` jobs in flight; the rest wait in a bounded FIFO. */
@@ -110,7 +112,7 @@ export class ConcurrencyLimiter {
       () =>
         new LimiterQueueFullError(
           `${options.name}: ${options.maxWaiting} jobs are already waiting for one of the ${options.max} ` +
-            `concurrent job slots; slow the flow down or raise "max concurrent jobs" in the provider config`,
+            `concurrent job slots; ${options.advice ?? 'slow the flow down or raise "max concurrent jobs" in the provider config'}`,
         ),
     );
   }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
-import { pngChunk } from '../storage/png-text';
+import { encodePng } from '../storage/png';
 
 /**
  * Deterministic test images: the same (seed, size, prompt) always gives the same bytes, and
@@ -26,32 +25,13 @@ function colourAt(x: number, y: number, spec: ImageSpec, colours: { from: Rgb; t
   return [0, 1, 2].map((i) => Math.min(255, Math.round(colours.from[i] + (colours.to[i] - colours.from[i]) * t) + band)) as Rgb;
 }
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
 export function renderPng(spec: ImageSpec): Buffer {
   const colours = palette(spec);
-  const stride = spec.width * 3 + 1;
-  const raw = Buffer.alloc(stride * spec.height);
+  const rgb = Buffer.alloc(spec.width * spec.height * 3);
   for (let y = 0; y < spec.height; y++) {
-    raw[y * stride] = 0; // filter: none
-    for (let x = 0; x < spec.width; x++) {
-      const [r, g, b] = colourAt(x, y, spec, colours);
-      const offset = y * stride + 1 + x * 3;
-      raw[offset] = r;
-      raw[offset + 1] = g;
-      raw[offset + 2] = b;
-    }
+    for (let x = 0; x < spec.width; x++) rgb.set(colourAt(x, y, spec, colours), (y * spec.width + x) * 3);
   }
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(spec.width, 0);
-  header.writeUInt32BE(spec.height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter method, no interlace
-  return Buffer.concat([
-    PNG_SIGNATURE,
-    pngChunk('IHDR', header),
-    pngChunk('IDAT', deflateSync(raw, { level: 1 })),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
+  return encodePng(rgb, spec.width, spec.height);
 }
 
 /** Appends bits MSB-first and applies JPEG byte stuffing (0xFF is followed by 0x00). */

@@ -1,21 +1,6 @@
-/**
- * Small previews for the editor, made by sharp (libvips, on its own threads: nothing heavy on
- * Node-RED's event loop). sharp is an optional dependency: without it, saving works and previews are off.
- */
-type Sharp = (input: string) => {
-  resize(width: number, height: number, options: { fit: 'inside'; withoutEnlargement: boolean }): { webp(options: { quality: number }): { toBuffer(): Promise<Buffer> } };
-};
+import { loadSharp } from './sharp';
 
-let sharp: Promise<Sharp | undefined> | undefined;
-
-function loadSharp(): Promise<Sharp | undefined> {
-  sharp ??= import('sharp').then(
-    (module) => (module.default ?? module) as unknown as Sharp,
-    () => undefined,
-  );
-  return sharp;
-}
-
+/** Small previews for the editor; without sharp, saving works and previews are off. */
 export const THUMBNAIL_SIZE = 96;
 /** Larger files are not decoded for a preview. */
 const MAX_PREVIEW_SOURCE_BYTES = 50 * 1024 * 1024;

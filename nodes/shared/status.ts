@@ -3,12 +3,16 @@ import { InvalidRequestError } from '../../lib/contract';
 import type { Generation, JobInfo } from '../../lib/contract';
 import { ProviderError } from '../../lib/http';
 import { JobError } from '../../lib/jobs/poll';
+import { OnnxRuntimeMissingError } from '../../lib/local/runner';
 import type { Phase } from '../../lib/jobs/run';
 import { BudgetExceededError, ProviderConfigError } from '../../lib/providers';
 
 /** The node status every node of the pack shows: short (under 20 characters), translated. */
 export interface StatusReporter {
   phase(phase: Phase, elapsedMs: number): void;
+  /** local-sd: the model is loading, then each denoising step. */
+  loading(): void;
+  step(step: number, steps: number): void;
   /** A finished generation, or a submitted job handed on pending. */
   finished(result: Generation | JobInfo): void;
   saved(files: number): void;
@@ -19,6 +23,7 @@ export interface StatusReporter {
 /** A one-word reason for the status; the full message goes to done(err) and the Catch node. */
 function failureKey(error: unknown): string {
   if (error instanceof BudgetExceededError) return 'overBudget';
+  if (error instanceof OnnxRuntimeMissingError) return 'notInstalled';
   if (error instanceof InvalidRequestError) return 'badInput';
   if (error instanceof ProviderConfigError) return 'badConfig';
   if (error instanceof JobError) return error.kind === 'timeout' ? 'timedOut' : error.kind === 'expired' ? 'expired' : 'jobFailed';
@@ -33,7 +38,7 @@ function failureKey(error: unknown): string {
 }
 
 /** Placeholder values that make a translation come back as its template, e.g. "queued __seconds__s". */
-const PLACEHOLDERS = { seconds: '__seconds__', count: '__count__' };
+const PLACEHOLDERS = { seconds: '__seconds__', count: '__count__', step: '__step__', steps: '__steps__' };
 const templates = new Map<string, string>();
 
 export function statusReporter(RED: NodeAPI, node: Node): StatusReporter {
@@ -50,6 +55,12 @@ export function statusReporter(RED: NodeAPI, node: Node): StatusReporter {
     phase(phase, elapsedMs) {
       const seconds = Math.round(elapsedMs / 1000);
       node.status({ fill: 'blue', shape: phase === 'submitting' ? 'dot' : 'ring', text: text(phase, { seconds }) });
+    },
+    loading() {
+      node.status({ fill: 'blue', shape: 'ring', text: text('loading') });
+    },
+    step(step, steps) {
+      node.status({ fill: 'blue', shape: 'dot', text: text('step', { step, steps }) });
     },
     finished(result) {
       if ('images' in result) node.status({ fill: 'green', shape: 'dot', text: text('done', { count: result.images.length }) });

@@ -55,9 +55,13 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
   });
 
   it('refuses the save-image gallery and preview endpoints to a caller without a token', async () => {
-    for (const route of ['/image-gen/save-image/any/gallery', '/image-gen/save-image/any/preview', '/image-gen/pixeldojo/models?provider=any']) {
+    for (const route of ['/image-gen/save-image/any/gallery', '/image-gen/save-image/any/preview', '/image-gen/pixeldojo/models?provider=any', '/image-gen/local-sd/models', '/image-gen/local-sd/status']) {
       assert.equal((await call('GET', route)).status, 401, route);
     }
+    // Loading a model starts a process and takes memory: it needs write permission.
+    assert.equal((await call('POST', '/image-gen/local-sd/load_model', { body: { model: 'sandbox-tiny-sd' } })).status, 401);
+    assert.equal((await call('POST', '/image-gen/local-sd/load_model', { body: { model: 'sandbox-tiny-sd' }, token: await token('viewer') })).status, 401);
+    assert.equal((await call('GET', '/image-gen/local-sd/models', { token: await token('viewer') })).status, 200);
     assert.equal((await call('GET', '/image-gen/save-image/any/gallery', { token: await token('viewer') })).status, 404, 'a reader may list galleries');
   });
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
-import { prepareUserDir, spawnNodeRed } from '../../scripts/node-red-home';
+import { installSandboxModel, prepareUserDir, spawnNodeRed } from '../../scripts/node-red-home';
 import { freePort, waitFor } from './net';
 
 export interface RuntimeAnswer {
@@ -26,11 +26,13 @@ export interface Runtime {
 }
 
 /** Starts Node-RED in its own process, the way `npm start` does, in a temporary user directory. */
-export async function startRuntime(extraSettings = '', existingUserDir?: string): Promise<Runtime> {
+export async function startRuntime(extraSettings = '', existingUserDir?: string, env?: NodeJS.ProcessEnv): Promise<Runtime> {
   const userDir = existingUserDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-nr-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawnNodeRed(userDir, prepareUserDir({ userDir, port, extraSettings }), 'pipe');
+  const settingsFile = prepareUserDir({ userDir, port, extraSettings });
+  await installSandboxModel(userDir);
+  const child: ChildProcess = spawnNodeRed(userDir, settingsFile, 'pipe', env);
   let log = '';
   child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));

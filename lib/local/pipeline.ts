@@ -1,0 +1,204 @@
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { InvalidRequestError } from '../contract';
+import { encodePng } from '../storage/png';
+import { a1111Parameters, pngTextChunk } from '../storage/png-text';
+import { decodeRgb } from '../storage/sharp';
+import type { ModelFolder } from './model-folder';
+import type { GenerationSettings } from './params';
+import { SeededRandom } from './random';
+import { createScheduler, defaultScheduler, SAMPLER_LABELS } from './schedulers';
+import type { Scheduler, SchedulerName } from './schedulers';
+import { floatTensor, idsTensor, inputSpec, isDynamic, readFloats, timestepTensor } from './tensors';
+import type { InputSpec, OnnxRuntime } from './tensors';
+import { CLIP_CONTEXT_LENGTH } from './tokenizer';
+import type { ClipTokenizer } from './tokenizer';
+
+/** A model folder with its sessions open, as the runner process caches it. */
+export interface LoadedModel {
+  folder: ModelFolder;
+  tokenizer: ClipTokenizer;
+  textEncoder: InferenceSession;
+  unet: InferenceSession;
+  vaeDecoder: InferenceSession;
+  vaeEncoder?: InferenceSession;
+}
+
+export interface GenerationHooks {
+  /** Called before each denoising step; throws to stop the generation there. */
+  checkpoint(): Promise<void>;
+  onStep(step: number, steps: number): void;
+}
+
+export interface GenerationTimings {
+  totalMs: number;
+  /** Time inside onnxruntime's run calls, the part no pipeline code can speed up. */
+  onnxMs: number;
+  onnxRuns: number;
+}
+
+export interface GenerationOutput {
+  png: Buffer;
+  seed: number;
+  scheduler: SchedulerName;
+  /** Prompt tokens past CLIP's 75 that were cut. */
+  truncatedTokens: number;
+  timings: GenerationTimings;
+}
+
+interface UnetSpecs {
+  sample: InputSpec;
+  timestep: InputSpec;
+  context: InputSpec;
+  channels: number;
+  /** A dynamic batch dimension: uncond and cond go through the UNet in one call. */
+  batched: boolean;
+}
+
+function unetSpecs(unet: InferenceSession, settings: GenerationSettings): UnetSpecs {
+  if (unet.inputNames.includes('text_embeds')) throw new InvalidRequestError('this is an SDXL export; local-sd runs SD 1.x, SD 2.x and SD-Turbo exports');
+  const sample = inputSpec(unet, 'sample', 'unet');
+  const [, channels, height, width] = sample.shape;
+  for (const [dimension, wanted, name] of [[height, settings.height, 'height'], [width, settings.width, 'width']] as const) {
+    if (!isDynamic(dimension) && Number(dimension) * 8 !== wanted) throw new InvalidRequestError(`this model's UNet only makes images ${Number(dimension) * 8} pixels in ${name}`);
+  }
+  return {
+    sample,
+    timestep: inputSpec(unet, 'timestep', 'unet'),
+    context: inputSpec(unet, 'encoder_hidden_states', 'unet'),
+    channels: typeof channels === 'number' && channels > 0 ? channels : 4,
+    batched: isDynamic(sample.shape[0]),
+  };
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Planar [-1, 1] floats (NCHW, C = 3) to packed RGB bytes; the clamped array rounds and clamps. */
+function toRgb(planes: Float32Array, width: number, height: number): Uint8Array {
+  const pixels = width * height;
+  const rgb = new Uint8ClampedArray(pixels * 3);
+  for (let c = 0; c < 3; c++) {
+    const plane = planes.subarray(c * pixels, (c + 1) * pixels);
+    for (let i = 0, j = c; i < pixels; i++, j += 3) rgb[j] = plane[i] * 127.5 + 127.5;
+  }
+  return new Uint8Array(rgb.buffer);
+}
+
+function toPlanes(rgb: Uint8Array, width: number, height: number): Float32Array {
+  const pixels = width * height;
+  const planes = new Float32Array(pixels * 3);
+  for (let c = 0; c < 3; c++) for (let i = 0; i < pixels; i++) planes[c * pixels + i] = rgb[i * 3 + c] / 127.5 - 1;
+  return planes;
+}
+
+/** Runs one text-to-image or image-to-image generation on a loaded model. */
+export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: GenerationSettings, hooks: GenerationHooks): Promise<GenerationOutput> {
+  const started = performance.now();
+  const timings: GenerationTimings = { totalMs: 0, onnxMs: 0, onnxRuns: 0 };
+  const run = async (session: InferenceSession, feeds: Record<string, Tensor>): Promise<Float32Array> => {
+    const before = performance.now();
+    const outputs = await session.run(feeds);
+    timings.onnxMs += performance.now() - before;
+    timings.onnxRuns++;
+    return readFloats(outputs[session.outputNames[0]]);
+  };
+
+  const schedulerName = settings.scheduler ?? defaultScheduler(model.folder.scheduler);
+  let scheduler: Scheduler;
+  try {
+    scheduler = createScheduler(schedulerName, model.folder.scheduler, settings.steps);
+  } catch (error) {
+    throw new InvalidRequestError((error as Error).message);
+  }
+  const unet = unetSpecs(model.unet, settings);
+  const guided = settings.guidance > 1;
+  const idsSpec = inputSpec(model.textEncoder, 'input_ids', 'text_encoder');
+  const encodeText = (ids: Int32Array): Promise<Float32Array> => run(model.textEncoder, { input_ids: idsTensor(ort, idsSpec, ids) });
+  const prompt = model.tokenizer.encode(settings.prompt);
+  const cond = await encodeText(prompt.ids);
+  const uncond = guided ? await encodeText(model.tokenizer.encode(settings.negativePrompt).ids) : undefined;
+
+  const latentWidth = settings.width / 8;
+  const latentHeight = settings.height / 8;
+  const latentShape = [1, unet.channels, latentHeight, latentWidth];
+  const random = new SeededRandom(settings.seed);
+  const noise = random.normals(unet.channels * latentWidth * latentHeight);
+  let latents: Float32Array;
+  let start = 0;
+  if (settings.image) {
+    if (!model.vaeEncoder) throw new InvalidRequestError(`model "${model.folder.name}" has no vae_encoder, which img2img needs`);
+    start = settings.steps - Math.min(Math.floor(settings.steps * settings.strength), settings.steps);
+    if (start >= settings.steps) throw new InvalidRequestError(`strength ${settings.strength} with ${settings.steps} steps leaves no step to run: raise one of them`);
+    const encoderInput = inputSpec(model.vaeEncoder, 'sample', 'vae_encoder');
+    const rgb = await decodeRgb(Buffer.from(settings.image.buffer, settings.image.byteOffset, settings.image.byteLength), settings.width, settings.height).catch((error: Error) => {
+      throw new InvalidRequestError(`params.image could not be read as an image: ${error.message}`);
+    });
+    const encoded = await run(model.vaeEncoder, { sample: floatTensor(ort, encoderInput.type, toPlanes(rgb, settings.width, settings.height), [1, 3, settings.height, settings.width]) });
+    const clean = encoded.subarray(0, noise.length).map((value) => value * model.folder.vaeScalingFactor);
+    latents = scheduler.addNoise(clean, noise, start);
+  } else {
+    latents = noise.map((value) => value * scheduler.initNoiseSigma);
+  }
+
+  // The prompt's embeddings are the same at every step: their tensors are built once.
+  const contextTensor = (context: Float32Array, batch: number): Tensor => floatTensor(ort, unet.context.type, context, [batch, CLIP_CONTEXT_LENGTH, cond.length / CLIP_CONTEXT_LENGTH]);
+  const contexts = {
+    cond: contextTensor(cond, 1),
+    uncond: uncond && !unet.batched ? contextTensor(uncond, 1) : undefined,
+    both: uncond && unet.batched ? contextTensor(concat(uncond, cond), 2) : undefined,
+  };
+  const unetRun = (sample: Float32Array, context: Tensor, timestep: number): Promise<Float32Array> => {
+    const batch = context.dims[0];
+    return run(model.unet, {
+      sample: floatTensor(ort, unet.sample.type, sample, [batch, ...latentShape.slice(1)]),
+      timestep: timestepTensor(ort, unet.timestep, timestep, batch),
+      encoder_hidden_states: context,
+    });
+  };
+  const predict = async (input: Float32Array, timestep: number): Promise<Float32Array> => {
+    if (!uncond) return unetRun(input, contexts.cond, timestep);
+    let unconditional: Float32Array;
+    let conditional: Float32Array;
+    if (contexts.both) {
+      const both = await unetRun(concat(input, input), contexts.both, timestep);
+      unconditional = both.subarray(0, input.length);
+      conditional = both.subarray(input.length);
+    } else {
+      unconditional = await unetRun(input, contexts.uncond as Tensor, timestep);
+      conditional = await unetRun(input, contexts.cond, timestep);
+    }
+    const guided = new Float32Array(input.length);
+    for (let i = 0; i < guided.length; i++) guided[i] = unconditional[i] + settings.guidance * (conditional[i] - unconditional[i]);
+    return guided;
+  };
+
+  const total = settings.steps - start;
+  for (let index = start; index < settings.steps; index++) {
+    await hooks.checkpoint();
+    const prediction = await predict(scheduler.scaleModelInput(latents, index), scheduler.timesteps[index]);
+    latents = scheduler.step(prediction, index, latents, (count) => random.normals(count));
+    hooks.onStep(index - start + 1, total);
+  }
+
+  const decoderInput = inputSpec(model.vaeDecoder, 'latent_sample', 'vae_decoder');
+  const scaled = latents.map((value) => value / model.folder.vaeScalingFactor);
+  const image = await run(model.vaeDecoder, { latent_sample: floatTensor(ort, decoderInput.type, scaled, latentShape) });
+  const parameters = a1111Parameters({
+    prompt: settings.prompt,
+    negativePrompt: settings.negativePrompt,
+    steps: settings.steps,
+    sampler: SAMPLER_LABELS[schedulerName],
+    cfgScale: settings.guidance,
+    seed: settings.seed,
+    width: settings.width,
+    height: settings.height,
+    model: model.folder.name,
+  });
+  const png = encodePng(toRgb(image, settings.width, settings.height), settings.width, settings.height, [pngTextChunk('parameters', parameters)]);
+  timings.totalMs = performance.now() - started;
+  return { png, seed: settings.seed, scheduler: schedulerName, truncatedTokens: prompt.truncated, timings };
+}

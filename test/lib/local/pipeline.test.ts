@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { readModelFolder } from '../../../lib/local/model-folder';
+import { settleGeneration } from '../../../lib/local/params';
+import { generate } from '../../../lib/local/pipeline';
+import type { LoadedModel } from '../../../lib/local/pipeline';
+import type { OnnxRuntime } from '../../../lib/local/tensors';
+import { ClipTokenizer } from '../../../lib/local/tokenizer';
+import { writeTinyModel } from '../../../lib/sandbox/tiny-sd';
+import type { TinyModelOptions } from '../../../lib/sandbox/tiny-sd';
+import { readPngText } from '../../../lib/storage/png-text';
+import { pngSize, rgbOf } from '../../support/png';
+
+const ort = require('onnxruntime-node') as OnnxRuntime;
+
+interface Recorded {
+  unet: Array<Record<string, Tensor>>;
+  textEncoder: number;
+}
+
+/** Opens a model in this process, recording what the pipeline feeds its UNet. */
+async function open(dir: string): Promise<{ model: LoadedModel; calls: Recorded }> {
+  const folder = await readModelFolder(dir);
+  const calls: Recorded = { unet: [], textEncoder: 0 };
+  const session = (file: string): Promise<InferenceSession> => ort.InferenceSession.create(file);
+  const unet = await session(folder.unet);
+  const textEncoder = await session(folder.textEncoder);
+  const spy = <T extends InferenceSession>(target: T, record: (feeds: Record<string, Tensor>) => void): T =>
+    new Proxy(target, {
+      get: (object, property) => (property === 'run' ? (feeds: Record<string, Tensor>) => (record(feeds), object.run(feeds)) : Reflect.get(object, property, object)),
+    });
+  return {
+    calls,
+    model: {
+      folder,
+      tokenizer: new ClipTokenizer(folder.tokenizer),
+      textEncoder: spy(textEncoder, () => calls.textEncoder++),
+      unet: spy(unet, (feeds) => calls.unet.push(feeds)),
+      vaeDecoder: await session(folder.vaeDecoder),
+      vaeEncoder: folder.vaeEncoder ? await session(folder.vaeEncoder) : undefined,
+    },
+  };
+}
+
+const hooks = { checkpoint: async () => undefined, onStep: () => undefined };
+
+describe('local pipeline', function () {
+  this.timeout(30_000);
+  let root: string;
+  before(async () => (root = await mkdtemp(path.join(os.tmpdir(), 'pipeline-'))));
+  after(() => rm(root, { recursive: true, force: true }));
+  let count = 0;
+  const model = async (options: TinyModelOptions = {}): Promise<{ model: LoadedModel; calls: Recorded }> => open(await writeTinyModel(path.join(root, `m${count++}`), options));
+
+  it('makes a PNG of the requested size with the parameters text save-image writes', async () => {
+    const { model: loaded } = await model();
+    const settings = settleGeneration('a red house in the snow', { width: 96, height: 64, seed: 5, num_inference_steps: 3, negative_prompt: 'blurry' });
+    const output = await generate(ort, loaded, settings, hooks);
+    assert.deepEqual(pngSize(output.png), { width: 96, height: 64 });
+    assert.equal(readPngText(output.png).parameters, 'a red house in the snow\nNegative prompt: blurry\nSteps: 3, Sampler: Euler, CFG scale: 7.5, Seed: 5, Size: 96x64, Model: m0');
+    const rgb = rgbOf(output.png);
+    assert.ok(new Set(rgb).size > 8, 'the image is not one flat colour');
+    assert.ok(output.timings.onnxMs > 0 && output.timings.onnxMs <= output.timings.totalMs);
+  });
+
+  it('is reproducible: the same seed gives identical bytes, another seed or prompt different ones', async () => {
+    const { model: loaded } = await model();
+    const run = (prompt: string, seed: number) => generate(ort, loaded, settleGeneration(prompt, { width: 64, height: 64, seed, num_inference_steps: 4, scheduler: 'euler_a' }), hooks).then((out) => out.png);
+    const first = await run('a cat', 1);
+    assert.deepEqual(await run('a cat', 1), first);
+    assert.notDeepEqual(await run('a cat', 2), first);
+    assert.notDeepEqual(await run('a dog', 1), first);
+  });
+
+  it('runs uncond and cond in one UNet call when the batch is dynamic, two when fixed, one unguided', async () => {
+    const settings = (guidance: number) => settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 3, guidance_scale: guidance });
+    const dynamic = await model({ dynamicBatch: true });
+    await generate(ort, dynamic.model, settings(7.5), hooks);
+    assert.deepEqual(dynamic.calls.unet.map((feeds) => feeds.sample.dims[0]), [2, 2, 2]);
+    assert.equal(dynamic.calls.textEncoder, 2);
+    const fixed = await model({ dynamicBatch: false });
+    await generate(ort, fixed.model, settings(7.5), hooks);
+    assert.deepEqual(fixed.calls.unet.map((feeds) => feeds.sample.dims[0]), [1, 1, 1, 1, 1, 1]);
+    const unguided = await model({ dynamicBatch: true });
+    await generate(ort, unguided.model, settings(1), hooks);
+    assert.deepEqual(unguided.calls.unet.map((feeds) => feeds.sample.dims[0]), [1, 1, 1]);
+    assert.equal(unguided.calls.textEncoder, 1, 'no negative prompt is encoded without guidance');
+  });
+
+  it('builds every input from the model\'s declared types: ids int32/int64, timestep int64/float/scalar/fp16', async () => {
+    const variants: Array<[TinyModelOptions, string, number[]]> = [
+      [{ ids: 'int32', timestep: 'int64' }, 'int64', [2]],
+      [{ ids: 'int64', timestep: 'float' }, 'float32', [2]],
+      [{ timestep: 'scalar' }, 'float32', []],
+      [{ precision: 'fp16' }, 'float16', [2]],
+      [{ externalData: true, dynamicBatch: false }, 'int64', [1]],
+    ];
+    for (const [options, timestepType, timestepDims] of variants) {
+      const { model: loaded, calls } = await model(options);
+      const output = await generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 2 }), hooks);
+      const feeds = calls.unet[0];
+      assert.equal(feeds.timestep.type, timestepType, JSON.stringify(options));
+      assert.deepEqual(feeds.timestep.dims, timestepDims, JSON.stringify(options));
+      assert.equal(feeds.sample.type, options.precision === 'fp16' ? 'float16' : 'float32');
+      assert.deepEqual(pngSize(output.png), { width: 64, height: 64 });
+    }
+  });
+
+  it('runs every scheduler, SD 2.x v-prediction and SD-Turbo (1 step, guidance 0)', async () => {
+    const sd2 = await model({ padToken: '!', scheduler: { prediction_type: 'v_prediction' } });
+    for (const scheduler of ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm'] as const) {
+      const output = await generate(ort, sd2.model, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 4, scheduler }), hooks);
+      assert.equal(output.scheduler, scheduler);
+      assert.ok(rgbOf(output.png).some((value) => value > 0 && value < 255), scheduler);
+    }
+    const turbo = await model({ scheduler: { _class_name: 'EulerDiscreteScheduler', timestep_spacing: 'trailing', steps_offset: 0 } });
+    const output = await generate(ort, turbo.model, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 1, guidance_scale: 0 }), hooks);
+    assert.equal(turbo.calls.unet.length, 1);
+    assert.deepEqual(Array.from(turbo.calls.unet[0].timestep.data as BigInt64Array), [999n]);
+    assert.equal(output.scheduler, 'euler');
+  });
+
+  it('runs img2img from the strength: 10 steps at 0.5 run the last 5, starting from the encoded image', async () => {
+    const { model: loaded, calls } = await model();
+    const start = await generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, seed: 9, num_inference_steps: 2 }), hooks);
+    calls.unet.length = 0;
+    const steps: number[] = [];
+    const edit = await generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, seed: 9, num_inference_steps: 10, strength: 0.5, image: start.png }), { ...hooks, onStep: (step, total) => steps.push(step, total) });
+    assert.equal(calls.unet.length, 5);
+    assert.deepEqual(steps.slice(-2), [5, 5]);
+    assert.match(readPngText(edit.png).parameters, /Steps: 10/);
+    const noEncoder = await model({ vaeEncoder: false });
+    await assert.rejects(generate(ort, noEncoder.model, settleGeneration('a cat', { width: 64, height: 64, image: start.png }), hooks), /has no vae_encoder, which img2img needs/);
+    await assert.rejects(generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, num_inference_steps: 1, strength: 0.5, image: start.png }), hooks), /leaves no step to run/);
+    await assert.rejects(generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, image: Buffer.from('not an image') }), hooks), /params.image could not be read as an image/);
+  });
+
+  it('stops between steps when the checkpoint throws', async () => {
+    const { model: loaded, calls } = await model();
+    let checkpoints = 0;
+    const stopping = { checkpoint: async () => { if (++checkpoints === 3) throw new Error('stop here'); }, onStep: () => undefined };
+    await assert.rejects(generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, num_inference_steps: 10 }), stopping), /stop here/);
+    assert.equal(calls.unet.length, 2);
+  });
+});
