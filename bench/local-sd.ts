@@ -29,7 +29,7 @@ const PARAMS = { width: 512, height: 512, num_inference_steps: 20, guidance_scal
 
 export async function localSdBenchmark(deploy: Deploy, through: Through): Promise<LocalSdReport> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-bench-sd-'));
-  const model = await writeTinyModel(path.join(root, 'heavy'), { unetChannels: 128, unetLayers: 6, hiddenSize: 64 });
+  const model = await writeTinyModel(path.join(root, 'heavy'), { unetChannels: 128, unetLayers: 8, hiddenSize: 64 });
   try {
     // The pipeline on its own, in a runner process, as local-sd runs it.
     const runner = new LocalRunner({ device: 'cpu' });
