@@ -1,39 +1,22 @@
-import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { applyResult, resolveRequest } from '../../lib/contract';
+import type { Node, NodeAPI } from 'node-red';
 import { runPixeldojoFlux, runPixeldojoJob } from '../../lib/jobs/run';
-import type { Completion } from '../../lib/jobs/run';
 import { catalogueFor } from '../../lib/providers/pixeldojo';
-import { handleInputs } from '../shared/input';
-import { recorderFor, reportOrphanedJobs, resumeJournaledJobs } from '../shared/jobs';
+import { handleSubmissions, reportOrphanedJobs } from '../shared/jobs';
+import type { SubmittingNodeDef } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
-import { deployedWebhookPath } from '../shared/webhook-endpoints';
 
-interface FluxGenerateDef extends NodeDef {
-  provider: string;
+interface FluxGenerateDef extends SubmittingNodeDef {
   /** `flux`: synchronous POST /flux; `jobs`: the async jobs API. */
   endpoint: 'flux' | 'jobs';
-  model: string;
-  prompt: string;
-  params: unknown;
-  completion: Completion;
-  download: boolean;
 }
 
 export = function register(RED: NodeAPI): void {
   reportOrphanedJobs(RED);
   function FluxGenerate(this: Node, def: FluxGenerateDef): void {
     RED.nodes.createNode(this, def);
-    const download = def.download === true;
-    const inputs = handleInputs(RED, this, async (msg, { signal, status }) => {
-      const connection = connectionFor(RED, def.provider);
-      const request = resolveRequest(msg, def);
-      const recorder = recorderFor(RED, this, def.provider, msg);
-      const options = { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder, webhookPath: deployedWebhookPath() };
-      const result = def.endpoint === 'jobs' ? await runPixeldojoJob(connection, request, options) : await runPixeldojoFlux(connection, request, options);
-      status.finished(result);
-      return applyResult(msg, result);
-    });
-    resumeJournaledJobs(RED, this, inputs, () => ({ download }));
+    handleSubmissions(RED, this, def, (connection, request, _msg, options) =>
+      def.endpoint === 'jobs' ? runPixeldojoJob(connection, request, options) : runPixeldojoFlux(connection, request, options),
+    );
   }
   RED.nodes.registerType('flux-generate', FluxGenerate);
 

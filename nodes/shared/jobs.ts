@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Node, NodeAPI } from 'node-red';
-import type { JobInfo } from '../../lib/contract';
-import { InvalidRequestError, applyResult } from '../../lib/contract';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Generation, JobInfo, ResolvedRequest } from '../../lib/contract';
+import { InvalidRequestError, applyResult, resolveRequest } from '../../lib/contract';
 import { journalFor, restoreMessage, serialisableMessage } from '../../lib/jobs/journal';
 import type { JobJournal, JournalEntry } from '../../lib/jobs/journal';
 import { isWebhookProvider, webhookRegistry } from '../../lib/jobs/webhooks';
 import { waitRecorded } from '../../lib/jobs/run';
-import type { JobRecorder, RunOptions } from '../../lib/jobs/run';
+import type { Completion, JobRecorder, RunOptions } from '../../lib/jobs/run';
+import type { ProviderConnection } from '../../lib/providers';
+import { handleInputs } from './input';
 import type { InputContext, Inputs, Message } from './input';
 import { connectionFor } from './provider';
+import { deployedWebhookPath } from './webhook-endpoints';
 
 /** The runtime's pending-job journal, in the user directory; none where there is no user directory. */
 export function journalOf(RED: NodeAPI): JobJournal | undefined {
@@ -87,6 +90,36 @@ export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, se
     },
     (error: unknown) => node.warn(`the pending-job journal could not be read: ${error instanceof Error ? error.message : String(error)}`),
   );
+}
+
+/** The settings every node that submits paid jobs stores, with DESIGN.md's names. */
+export interface SubmittingNodeDef extends NodeDef {
+  provider: string;
+  model: string;
+  prompt: string;
+  params: unknown;
+  completion: Completion;
+  download: boolean;
+}
+
+export type Submit = (connection: ProviderConnection, request: ResolvedRequest, msg: Message, options: RunOptions) => Promise<Generation | JobInfo>;
+
+/**
+ * The life of a node that submits paid jobs (flux-generate, piapi-task): each message is resolved,
+ * journaled from just before its submit, and completed as the node's `completion` says; jobs
+ * journaled before a redeploy or restart resume. `submit` is the one provider-specific part.
+ */
+export function handleSubmissions(RED: NodeAPI, node: Node, def: SubmittingNodeDef, submit: Submit): void {
+  const download = def.download === true;
+  const inputs = handleInputs(RED, node, async (msg, { signal, status }) => {
+    const connection = connectionFor(RED, def.provider);
+    const request = resolveRequest(msg, def);
+    const recorder = recorderFor(RED, node, def.provider, msg);
+    const result = await submit(connection, request, msg, { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder, webhookPath: deployedWebhookPath() });
+    status.finished(result);
+    return applyResult(msg, result);
+  });
+  resumeJournaledJobs(RED, node, inputs, () => ({ download }));
 }
 
 /** The latest RED API per runtime events emitter: one listener per runtime, using the newest API it was given. */
