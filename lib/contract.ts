@@ -77,8 +77,12 @@ export function applyResult(msg: Record<string, unknown>, result: Generation | J
   return msg;
 }
 
+export const INVALID_REQUEST = 'INVALID_REQUEST';
+
 /** Bad input from a flow or a node's settings: nothing was sent, and the message says what to change. */
 export class InvalidRequestError extends Error {
+  /** Node-RED copies an error's `code` into a Catch node's msg.error: flows answer 400 for this one. */
+  readonly code = INVALID_REQUEST;
   constructor(message: string) {
     super(message);
     this.name = 'InvalidRequestError';

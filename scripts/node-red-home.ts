@@ -3,7 +3,6 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeTinyModel } from '../lib/sandbox/tiny-sd';
 
 /** The repository root (this file runs from dist/scripts/). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -53,15 +52,6 @@ module.exports = {
 `,
   );
   return settingsFile;
-}
-
-/** The sandbox's tiny Stable Diffusion export, which examples/local-sd.json runs offline. */
-export const SANDBOX_MODEL = 'sandbox-tiny-sd';
-
-/** Puts the sandbox model in the user directory's models folder, once. */
-export async function installSandboxModel(userDir: string): Promise<void> {
-  const folder = path.join(userDir, 'models', SANDBOX_MODEL);
-  if (!fs.existsSync(path.join(folder, 'model_index.json'))) await writeTinyModel(folder);
 }
 
 /** Runs Node-RED from this project's own dependencies against a prepared user directory. */

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, installSandboxModel, prepareUserDir, spawnNodeRed } from './node-red-home';
+import { REPO_ROOT, prepareUserDir, spawnNodeRed } from './node-red-home';
 
 /**
  * `npm start`: Node-RED on 127.0.0.1:1880 with this pack and a git-ignored user directory.
@@ -12,8 +12,6 @@ const starterFile = path.join(REPO_ROOT, 'examples', 'starter.json');
 const starterFlows = fs.existsSync(starterFile) ? (JSON.parse(fs.readFileSync(starterFile, 'utf8')) as unknown[]) : undefined;
 
 const settingsFile = prepareUserDir({ userDir, port, starterFlows });
-void installSandboxModel(userDir).then(() => {
-  const child = spawnNodeRed(userDir, settingsFile, 'inherit');
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code) => process.exit(code ?? 0));
-});
+const child = spawnNodeRed(userDir, settingsFile, 'inherit');
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+child.on('exit', (code) => process.exit(code ?? 0));

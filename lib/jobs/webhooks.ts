@@ -94,6 +94,34 @@ export async function readBodyWithin(stream: AsyncIterable<Buffer | string>, max
   return Buffer.concat(chunks);
 }
 
+/**
+ * A webhook request as Node-RED's httpNode hands it over. When the editor API and the node routes share
+ * a root (`/` for both is Node-RED's default), the editor API's body parser runs first: it has already
+ * read a JSON body into `body` and marked the request with `_body`, and the stream is empty.
+ */
+export interface WebhookRequest extends AsyncIterable<Buffer | string> {
+  headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+  _body?: boolean;
+}
+
+export type WebhookBody = { kind: 'json'; value: unknown } | { kind: 'too-large' };
+
+/** The JSON a delivery carries (undefined when it is not JSON), read from the stream or taken from an earlier parser. */
+export async function readWebhookBody(req: WebhookRequest, maxBytes: number): Promise<WebhookBody> {
+  if (Number(req.headers['content-length']) > maxBytes) return { kind: 'too-large' };
+  if (req._body === true) {
+    return Buffer.byteLength(JSON.stringify(req.body) ?? '') > maxBytes ? { kind: 'too-large' } : { kind: 'json', value: req.body };
+  }
+  const bytes = await readBodyWithin(req, maxBytes);
+  if (!bytes) return { kind: 'too-large' };
+  try {
+    return { kind: 'json', value: JSON.parse(bytes.toString('utf8')) as unknown };
+  } catch {
+    return { kind: 'json', value: undefined };
+  }
+}
+
 const TERMINAL = new Set<JobSnapshot['status']>(['completed', 'failed', 'expired']);
 
 /** A job whose provider was asked to call back: deliveries land here until the job is settled. */

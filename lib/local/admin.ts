@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { describeIssues, InvalidRequestError } from '../contract';
-import { listModelFolders, resolveModelFolder } from './model-folder';
+import { listModelFolders, locateModelFolder } from './model-folder';
 import { acquireRunner, activeRunners, onnxRuntimeInstalled } from './runner';
 import { runnerOptionsSchema } from './runner-protocol';
 
@@ -73,7 +73,7 @@ export async function loadModelAnswer(modelsDir: string, body: unknown): Promise
   if (!parsed.success) return { status: 400, body: { error: { code: 'VALIDATION_ERROR', message: describeIssues(parsed.error) } } };
   const { runner, release } = acquireRunner(runnerOptionsSchema.parse({ device: parsed.data.device, threads: parsed.data.threads }));
   try {
-    const loaded = await runner.load(resolveModelFolder(parsed.data.model, modelsDir));
+    const loaded = await runner.load(await locateModelFolder(parsed.data.model, modelsDir));
     return { status: 200, body: { message: 'Model loaded successfully', model: loaded.model, device: loaded.device, load_time: loaded.loadMs / 1000, warnings: loaded.warnings } };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

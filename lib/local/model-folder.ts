@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidRequestError } from '../contract';
+import { ensureSandboxModel, SANDBOX_MODEL } from '../sandbox/tiny-sd';
 import { schedulerConfigSchema } from './schedulers';
 import type { SchedulerConfig } from './schedulers';
 import { specialTokensSchema, vocabularySchema } from './tokenizer';
@@ -123,13 +124,18 @@ export function resolveModelFolder(model: string, modelsDir: string): string {
   return path.join(modelsDir, name);
 }
 
+/** The folder of a `model` setting, ready to load: the sandbox model is written on first use. */
+export async function locateModelFolder(model: string, modelsDir: string): Promise<string> {
+  return model.trim() === SANDBOX_MODEL ? ensureSandboxModel(modelsDir) : resolveModelFolder(model, modelsDir);
+}
+
 export interface ModelSummary {
   name: string;
   dir: string;
   img2img: boolean;
 }
 
-/** The model folders (those with a model_index.json) directly under the models directory. */
+/** The model folders (those with a model_index.json) directly under the models directory, and the sandbox model, written on first use. */
 export async function listModelFolders(modelsDir: string): Promise<ModelSummary[]> {
   const entries = await readdir(modelsDir, { withFileTypes: true }).catch(() => []);
   const models: ModelSummary[] = [];
@@ -138,5 +144,6 @@ export async function listModelFolders(modelsDir: string): Promise<ModelSummary[
     if (!entry.isDirectory() || !(await exists(path.join(dir, 'model_index.json')))) continue;
     models.push({ name: entry.name, dir, img2img: await exists(path.join(dir, 'vae_encoder', 'model.onnx')) });
   }
+  if (!models.some((model) => model.name === SANDBOX_MODEL)) models.push({ name: SANDBOX_MODEL, dir: path.join(modelsDir, SANDBOX_MODEL), img2img: false });
   return models.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -6,9 +6,15 @@ import { SCHEDULERS } from './schedulers';
  * Messages between Node-RED and the runner process (IPC with advanced serialization, so image
  * bytes travel as binary). Both sides parse what they receive.
  */
+/**
+ * Installs onnxruntime-node's CPU build. Without `skip`, its install script downloads CUDA libraries on
+ * Linux x64 from outside npm, and npm silently drops the package when that download fails.
+ */
+export const ONNXRUNTIME_CPU_INSTALL = 'ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node';
+
 export const ONNXRUNTIME_MISSING =
   'local-sd needs onnxruntime-node, which is not installed: in your Node-RED user directory run ' +
-  '"npm install onnxruntime-node" (put ONNXRUNTIME_NODE_INSTALL=cuda12 before it for CUDA), then restart Node-RED';
+  `"${ONNXRUNTIME_CPU_INSTALL}" (the CPU build, which downloads nothing beyond npm), then restart Node-RED; local-sd's help says how to add CUDA`;
 
 export const runnerOptionsSchema = z.object({
   device: z.enum(['cpu', 'cuda']),

@@ -39,6 +39,8 @@ export interface ConnectionOptions {
   onRetry?: (notice: RetryNotice) => void;
   /** Where the day's spending is kept across restarts (in the user directory); in memory only without it. */
   budgetFile?: string;
+  /** Where this Node-RED serves its node routes on loopback: the sandbox's webhook address when none is configured. */
+  loopbackNodeUrl?: string;
 }
 
 export interface AccessReport {
@@ -111,9 +113,13 @@ export class ProviderConnection {
     return client;
   }
 
-  /** Base URL providers should call back (webhooks); empty when none is configured. */
+  /**
+   * Base URL providers should call back (webhooks); empty when none is configured. The sandbox runs
+   * inside this Node-RED, so without a configured URL it calls back over loopback, whatever the port.
+   */
   get webhookBaseUrl(): string {
-    return this.settings?.webhookBaseUrl ?? '';
+    const configured = this.settings?.webhookBaseUrl ?? '';
+    return configured || (this.kind === 'sandbox' ? (this.options.loopbackNodeUrl ?? '') : '');
   }
 
   /** How long a job completing by webhook waits before polling starts as well. */

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SeededRandom } from '../local/random';
 import { clipVocabulary, mergesFile, mergesForWords } from './clip-vocabulary';
@@ -217,4 +217,42 @@ export async function writeTinyModel(folder: string, overrides: TinyModelOptions
     scheduler: component('diffusers', String(options.scheduler._class_name ?? 'PNDMScheduler')),
   });
   return folder;
+}
+
+/** The model name that examples use: a tiny random-weight export, written on first use (its images are noise). */
+export const SANDBOX_MODEL = 'sandbox-tiny-sd';
+
+const sandboxModels = new Map<string, Promise<string>>();
+
+/**
+ * The sandbox model's folder under `modelsDir`, written the first time it is asked for. It is written
+ * beside its final place and renamed, so a half-written model is never seen, even across processes.
+ */
+export function ensureSandboxModel(modelsDir: string): Promise<string> {
+  const folder = path.join(modelsDir, SANDBOX_MODEL);
+  let ready = sandboxModels.get(folder);
+  if (!ready) {
+    ready = (async () => {
+      if (await isFile(path.join(folder, 'model_index.json'))) return folder;
+      const staging = await mkdtemp(path.join(modelsDir, `.${SANDBOX_MODEL}-`)).catch(async (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await mkdir(modelsDir, { recursive: true });
+        return mkdtemp(path.join(modelsDir, `.${SANDBOX_MODEL}-`));
+      });
+      await writeTinyModel(staging);
+      await rename(staging, folder).catch(async (error: unknown) => {
+        await rm(staging, { recursive: true, force: true });
+        // Another process finished first: its copy is as good as ours.
+        if (!(await isFile(path.join(folder, 'model_index.json')))) throw error;
+      });
+      return folder;
+    })();
+    ready.catch(() => sandboxModels.delete(folder));
+    sandboxModels.set(folder, ready);
+  }
+  return ready;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return stat(file).then((found) => found.isFile(), () => false);
 }

@@ -6,13 +6,13 @@ import { outcomeOf } from '../../lib/jobs/poll';
 import {
   MAX_WEBHOOK_BYTES,
   deliveryCredentials,
-  readBodyWithin,
   readDelivery,
+  readWebhookBody,
   sameSecretHash,
   webhookRegistry,
   webhookSecretHash,
 } from '../../lib/jobs/webhooks';
-import type { WebhookDelivery } from '../../lib/jobs/webhooks';
+import type { WebhookDelivery, WebhookRequest } from '../../lib/jobs/webhooks';
 import { journalOf } from '../shared/jobs';
 import { statusReporter } from '../shared/status';
 import { closeWebhookEndpoint, openWebhookEndpoint } from '../shared/webhook-endpoints';
@@ -24,15 +24,7 @@ interface JobWebhookDef extends NodeDef {
 const DEFAULT_WEBHOOK_PATH = '/image-gen/webhook';
 const PATH_PATTERN = /^(\/[\w.~-]+)+$/;
 
-type Request = IncomingMessage & { query?: Record<string, unknown> };
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
+type Request = IncomingMessage & WebhookRequest & { query?: Record<string, unknown> };
 
 function answer(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
@@ -81,17 +73,15 @@ export = function register(RED: NodeAPI): void {
     const refuse = (res: ServerResponse) => answer(res, 401, { error: 'unknown or missing webhook secret' });
 
     const handle = (req: Request, res: ServerResponse): void => {
-      const tooLarge = () => answer(res, 413, { error: `bodies over ${MAX_WEBHOOK_BYTES} bytes are refused` });
-      if (Number(req.headers['content-length']) > MAX_WEBHOOK_BYTES) return tooLarge();
-      readBodyWithin(req, MAX_WEBHOOK_BYTES).then(
+      readWebhookBody(req, MAX_WEBHOOK_BYTES).then(
         (body) => {
-          if (!body) return tooLarge();
+          if (body.kind === 'too-large') return answer(res, 413, { error: `bodies over ${MAX_WEBHOOK_BYTES} bytes are refused` });
           const credentials = deliveryCredentials(req.query ?? {}, req.headers);
           if (!credentials) return refuse(res);
           const hash = webhookSecretHash(credentials.secret);
           const record = journaled(hash);
           if (!webhookRegistry.knows(hash) && !record) return refuse(res);
-          const delivery = readDelivery(credentials, parseJson(body));
+          const delivery = readDelivery(credentials, body.value);
           if (!delivery) return answer(res, 400, { error: `not a ${credentials.provider} webhook body` });
           if (record && !RED.nodes.getNode(record.entry.nodeId)) return answer(res, 200, { received: deliverOrphan(record, delivery, hash) });
           const outcome = webhookRegistry.deliver(delivery);

@@ -3,7 +3,7 @@ import { applyResult, resolveRequest } from '../../lib/contract';
 import { loadModelAnswer, modelsAnswer, modelsDirectory, statusAnswer } from '../../lib/local/admin';
 import type { AdminAnswer } from '../../lib/local/admin';
 import { localGeneration } from '../../lib/local/generation';
-import { resolveModelFolder } from '../../lib/local/model-folder';
+import { locateModelFolder } from '../../lib/local/model-folder';
 import { settleGeneration } from '../../lib/local/params';
 import { acquireRunner } from '../../lib/local/runner';
 import { handleInputs } from '../shared/input';
@@ -32,7 +32,7 @@ export = function register(RED: NodeAPI): void {
     handleInputs(RED, this, async (msg, { signal, status }) => {
       const request = resolveRequest(msg, def);
       const settings = settleGeneration(request.prompt, request.params);
-      const modelDir = resolveModelFolder(request.model, modelsDir());
+      const modelDir = await locateModelFolder(request.model, modelsDir());
       const submittedAt = new Date();
       const result = await runner.generate(modelDir, settings, { signal, onLoading: status.loading, onStep: status.step });
       result.warnings.forEach(warnOnce);

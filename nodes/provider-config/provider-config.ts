@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { ProviderConnection } from '../../lib/providers';
 import type { ProviderCredentials } from '../../lib/providers';
+import { loopbackNodeUrl } from '../shared/provider';
 import type { ProviderConfigNode } from '../shared/provider';
 
 interface ProviderConfigDef extends NodeDef {
@@ -33,6 +34,7 @@ export = function register(RED: NodeAPI): void {
       onRetry: (notice) => this.debug(`retry ${notice.attempt} in ${notice.delayMs} ms: ${notice.reason}`),
       // Today's spending outlives a restart; without a user directory it is kept in memory only.
       budgetFile: RED.settings.userDir ? path.join(RED.settings.userDir, 'image-gen-spend', `${def.id.replace(/[^\w-]/g, '_')}.json`) : undefined,
+      loopbackNodeUrl: loopbackNodeUrl(RED),
     });
     const problem = this.connection.problem;
     if (problem) this.warn(problem);
@@ -52,7 +54,7 @@ export = function register(RED: NodeAPI): void {
       res.status(404).json({ error: 'no deployed provider config has this id' });
       return;
     }
-    res.json({ name: node.connection.label, budget: node.connection.budget.report() });
+    res.json({ name: node.connection.label, simulated: node.connection.kind === 'sandbox', budget: node.connection.budget.report() });
   });
 
   // Tests the settings in the edit dialog (saved or not) with a request that costs nothing.

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { InvalidRequestError, describeIssues } from '../../lib/contract';
 import { HttpClient } from '../../lib/http';
@@ -5,6 +6,7 @@ import { galleryQuerySchema, listGallery } from '../../lib/storage/gallery';
 import { resolveBaseDirectory, saveMessageImages } from '../../lib/storage/message';
 import { DEFAULT_FILENAME_TEMPLATE } from '../../lib/storage/paths';
 import type { CollisionPolicy } from '../../lib/storage/save';
+import { PreviewStore } from '../../lib/storage/previews';
 import { thumbnailDataUrl } from '../../lib/storage/thumbnail';
 import { handleInputs } from '../shared/input';
 
@@ -19,11 +21,12 @@ interface SaveImageDef extends NodeDef {
 /** The pack's own comms topic (never the shared `image` topic other packs use). */
 const PREVIEW_TOPIC = 'image-gen/preview';
 const DEFAULT_MAX_MB = 100;
-/** Per deployed node: its directory (for the gallery endpoint) and its last preview (kept across editor reloads). */
+/** Per deployed node: its directory (for the gallery endpoint). */
 const directories = new Map<string, string>();
-const previews = new Map<string, string>();
 
 export = function register(RED: NodeAPI): void {
+  // Each node's last preview, kept across editor reloads and Node-RED restarts.
+  const previews = new PreviewStore(RED.settings.userDir ? path.join(RED.settings.userDir, 'image-gen-previews') : undefined);
   function SaveImage(this: Node, def: SaveImageDef): void {
     RED.nodes.createNode(this, def);
     const baseDir = resolveBaseDirectory(def.directory, RED.settings.userDir ?? process.cwd());
@@ -46,27 +49,22 @@ export = function register(RED: NodeAPI): void {
       if (def.preview !== false && last && !last.skipped) {
         const src = await thumbnailDataUrl(last.path, last.bytes);
         if (src) {
-          previews.set(this.id, src);
           RED.comms.publish(`${PREVIEW_TOPIC}/${this.id}`, { id: this.id, src }, false);
+          await previews.set(this.id, src).catch((error: unknown) => this.warn(`the preview could not be kept for a restart: ${error instanceof Error ? error.message : String(error)}`));
         }
       }
       return msg;
     });
     this.on('close', (removed: boolean, done: () => void) => {
-      if (removed) {
-        directories.delete(this.id);
-        previews.delete(this.id);
-      }
-      downloads.close().then(done, done);
+      if (removed) directories.delete(this.id);
+      void Promise.all([removed ? previews.remove(this.id) : undefined, downloads.close()]).then(() => done(), () => done());
     });
   }
   RED.nodes.registerType('save-image', SaveImage);
 
   RED.httpAdmin.get('/image-gen/save-image/:id/preview', RED.auth.needsPermission('save-image.read'), (req, res) => {
     const id = String(req.params.id);
-    const src = previews.get(id);
-    if (src) res.json({ id, src });
-    else res.sendStatus(404);
+    void previews.get(id).then((src) => (src ? res.json({ id, src }) : res.sendStatus(404)));
   });
 
   // Lists what a deployed save-image node stored, newest first, as VisionCraft's GET /gallery does.

@@ -15,3 +15,13 @@ export function connectionFor(RED: NodeAPI, providerId: string | undefined): Pro
   }
   return config.connection;
 }
+
+/** Where this Node-RED serves `http in` routes on loopback, from its settings; undefined where it serves none. */
+export function loopbackNodeUrl(RED: NodeAPI): string | undefined {
+  const settings = RED.settings as unknown as { uiPort?: number | string; uiHost?: string; httpNodeRoot?: string | false; https?: unknown };
+  if (!settings.uiPort || settings.httpNodeRoot === false) return undefined;
+  const wildcard = !settings.uiHost || settings.uiHost === '0.0.0.0' || settings.uiHost === '::';
+  const host = wildcard ? '127.0.0.1' : settings.uiHost!.includes(':') ? `[${settings.uiHost}]` : settings.uiHost;
+  const root = (settings.httpNodeRoot || '/').replace(/\/+$/, '');
+  return `${settings.https ? 'https' : 'http'}://${host}:${settings.uiPort}${root}`;
+}

@@ -1,7 +1,8 @@
 import type { NodeAPI } from 'node-red';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebhookRequest } from '../../lib/jobs/webhooks';
 
-type Handler = (req: IncomingMessage & { query?: Record<string, unknown> }, res: ServerResponse) => void;
+type Handler = (req: IncomingMessage & WebhookRequest & { query?: Record<string, unknown> }, res: ServerResponse) => void;
 
 /** The job-webhook endpoints deployed now: node id → path. */
 const deployed = new Map<string, string>();
@@ -21,7 +22,7 @@ export function openWebhookEndpoint(RED: NodeAPI, nodeId: string, path: string, 
   }
   if (!handlers.has(path)) {
     const byPath = handlers;
-    RED.httpNode.post(path, (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    RED.httpNode.post(path, (req: Parameters<Handler>[0], res: ServerResponse, next: () => void) => {
       const current = byPath.get(path);
       if (current) current(req, res);
       else next();

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../scripts/node-red-home';
 import { waitFor } from '../support/net';
-import { startRuntime } from '../support/runtime';
+import { startInstalledRuntime } from '../support/runtime';
 import type { Runtime, RuntimeAnswer } from '../support/runtime';
 
 interface FlowNode {
@@ -12,6 +12,32 @@ interface FlowNode {
   name?: string;
   console?: boolean;
   complete?: string;
+  x?: number;
+  y?: number;
+  url?: string;
+  method?: string;
+  preview?: boolean;
+  maxSize?: string;
+}
+
+/** A good and a bad request for every `http in` route the examples serve, with what each must answer. */
+const HTTP_CASES: Record<string, Array<{ method: 'GET' | 'POST'; route: string; body?: string; type?: string; status: number; answer: RegExp }>> = {
+  '/generate': [
+    { method: 'GET', route: '/generate?prompt=a+red+fox', status: 200, answer: /^image\/png/ },
+    { method: 'GET', route: '/generate?prompt=', status: 400, answer: /prompt/ },
+  ],
+  '/gallery': [
+    { method: 'GET', route: '/gallery?limit=1', status: 200, answer: /"images"/ },
+    { method: 'GET', route: '/gallery?limit=lots', status: 400, answer: /limit/ },
+  ],
+  '/webhook-demo': [
+    { method: 'POST', route: '/webhook-demo', body: 'a paper boat on a pond', type: 'text/plain', status: 200, answer: /^image\/png/ },
+    { method: 'POST', route: '/webhook-demo', body: '{"size":"large"}', type: 'application/json', status: 400, answer: /prompt/ },
+  ],
+};
+
+function readExample(file: string): FlowNode[] {
+  return JSON.parse(fs.readFileSync(path.join(examplesDir, file), 'utf8')) as FlowNode[];
 }
 
 const examplesDir = path.join(REPO_ROOT, 'examples');
@@ -30,11 +56,11 @@ async function untilOk(send: () => Promise<RuntimeAnswer>, what: string): Promis
   return answer;
 }
 
-describe('examples/ in a real Node-RED runtime, offline against the sandbox', function () {
+describe('examples/ in a Node-RED with default settings and the pack installed from its tarball, offline against the sandbox', function () {
   this.timeout(90_000);
   let runtime: Runtime;
   before(async () => {
-    runtime = await startRuntime();
+    runtime = await startInstalledRuntime();
   });
   after(() => runtime?.stop());
 
@@ -89,5 +115,59 @@ describe('examples/ in a real Node-RED runtime, offline against the sandbox', fu
     assert.equal(answer.status, 200, answer.text);
     assert.equal(answer.headers['content-type'], 'image/png');
     assert.deepEqual([...answer.body.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  });
+
+  it('share one sandbox config, the same node in every file, so importing a second example reuses it', () => {
+    const configs = examples.flatMap((file) => readExample(file).filter((node) => node.type === 'provider-config'));
+    assert.ok(configs.length >= 6);
+    for (const config of configs) assert.deepEqual(config, configs[0]);
+  });
+
+  it('name no port, and leave room for the preview under each save-image node', () => {
+    for (const file of examples) {
+      assert.doesNotMatch(fs.readFileSync(path.join(examplesDir, file), 'utf8'), /:1880\b/, file);
+      const flow = readExample(file);
+      for (const save of flow.filter((node) => node.type === 'save-image' && node.preview !== false)) {
+        assert.ok(Number(save.maxSize) > 0, `${file}: ${save.id} has a maximum size`);
+        // The 96 px thumbnail is drawn from the node's left edge, below its status text.
+        const covered = flow.filter((node) => node !== save && node.x !== undefined && Math.abs((node.x ?? 0) - (save.x ?? 0)) < 160 && (node.y ?? 0) > (save.y ?? 0) && (node.y ?? 0) < (save.y ?? 0) + 150);
+        assert.deepEqual(covered.map((node) => node.id), [], `${file}: nodes under ${save.id}'s preview`);
+      }
+    }
+  });
+
+  it('answer every http in request within 10 s, a good one with the result and a bad one with 400 and what was wrong', async () => {
+    const routes = examples.flatMap((file) => readExample(file).filter((node) => node.type === 'http in').map((node) => ({ file, url: node.url as string })));
+    assert.deepEqual(routes.map((route) => route.url).sort(), Object.keys(HTTP_CASES).sort(), 'every http in route has its cases');
+    for (const { file, url } of routes) {
+      await runtime.deploy(readExample(file));
+      for (const want of HTTP_CASES[url]) {
+        const send = () => runtime.call(want.method, want.route, { body: want.body, headers: { 'content-type': want.type ?? 'application/json', accept: '*/*' }, timeoutMs: 10_000 });
+        const started = Date.now();
+        let answer = await send();
+        // A route answers 404 for a moment after a deploy, until its flow has started.
+        while (answer.status === 404 && Date.now() - started < 5_000) answer = await send();
+        assert.equal(answer.status, want.status, `${want.method} ${want.route}: ${answer.text.slice(0, 300)}`);
+        const shown = want.status === 200 ? String(answer.headers['content-type']) + answer.text.slice(0, 200) : answer.text;
+        assert.match(shown, want.answer, `${want.method} ${want.route}`);
+        assert.ok(Date.now() - started < 10_000, `${want.method} ${want.route} took ${Date.now() - started} ms`);
+      }
+    }
+  });
+
+  it('save-image.json keeps its editor preview across a Node-RED restart', async () => {
+    const flow = readExample('save-image.json');
+    await runtime.deploy(flow);
+    const logStart = runtime.log().length;
+    await untilOk(() => runtime.call('POST', '/inject/si.inject'), 'inject');
+    await waitFor(() => runtime.log().slice(logStart).includes('[debug:saved files]'), 30_000, 'the images to be saved');
+    const before = await untilOk(() => runtime.call('GET', '/image-gen/save-image/si.save/preview'), 'the preview');
+    assert.match(String(before.json().src), /^data:image\/webp;base64,/);
+    const userDir = runtime.userDir;
+    await runtime.stop({ keepUserDir: true });
+    runtime = await startInstalledRuntime({ userDir });
+    const after = await runtime.call('GET', '/image-gen/save-image/si.save/preview');
+    assert.equal(after.status, 200, after.text);
+    assert.equal(after.json().src, before.json().src);
   });
 });

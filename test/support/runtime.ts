@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
-import { installSandboxModel, prepareUserDir, spawnNodeRed } from '../../scripts/node-red-home';
+import { REPO_ROOT, prepareUserDir, spawnNodeRed } from '../../scripts/node-red-home';
+import { freshUserDirWithPack, userEnv } from './installed-pack';
 import { freePort, waitFor } from './net';
 
 export interface RuntimeAnswer {
@@ -17,10 +19,18 @@ export interface RuntimeAnswer {
 
 export interface Runtime {
   base: string;
+  port: number;
   userDir: string;
   /** Everything Node-RED printed so far. */
   log: () => string;
-  call(method: 'GET' | 'POST', route: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<RuntimeAnswer>;
+  /** A request to Node-RED; a string body is sent as it is, anything else as JSON. */
+  call(
+    method: 'GET' | 'POST',
+    route: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number },
+  ): Promise<RuntimeAnswer>;
+  /** A full deploy of `flow` (without authentication). */
+  deploy(flow: unknown[]): Promise<void>;
   /** Stops Node-RED; the user directory is removed unless `keepUserDir` (for a restart test). */
   stop(options?: { keepUserDir?: boolean }): Promise<void>;
 }
@@ -29,17 +39,37 @@ export interface Runtime {
 export async function startRuntime(extraSettings = '', existingUserDir?: string, env?: NodeJS.ProcessEnv): Promise<Runtime> {
   const userDir = existingUserDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-nr-'));
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const settingsFile = prepareUserDir({ userDir, port, extraSettings });
-  await installSandboxModel(userDir);
-  const child: ChildProcess = spawnNodeRed(userDir, settingsFile, 'pipe', env);
+  return watch(spawnNodeRed(userDir, settingsFile, 'pipe', env), port, userDir);
+}
+
+/**
+ * Starts Node-RED as a user runs it: Node-RED's own default settings (it writes settings.js into the
+ * new user directory), only the port chosen, and the pack installed there from its tarball (by default
+ * with onnxruntime-node, installed by the command local-sd gives when it is missing).
+ */
+export async function startInstalledRuntime(options: { onnxruntime?: boolean; userDir?: string } = {}): Promise<Runtime> {
+  const userDir = options.userDir ?? (await freshUserDirWithPack({ onnxruntime: options.onnxruntime ?? true }));
+  const port = await freePort();
+  const redJs = require.resolve('node-red/red.js', { paths: [REPO_ROOT] });
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port)], {
+    cwd: userDir,
+    env: userEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return watch(child, port, userDir);
+}
+
+async function watch(child: ChildProcess, port: number, userDir: string): Promise<Runtime> {
+  const base = `http://127.0.0.1:${port}`;
   let log = '';
   child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   await waitFor(() => log.includes('Started flows') || child.exitCode !== null, 45_000, 'Node-RED to start');
   assert.equal(child.exitCode, null, log);
-  return {
+  const runtime: Runtime = {
     base,
+    port,
     userDir,
     log: () => log,
     async call(method, route, options = {}) {
@@ -51,11 +81,17 @@ export async function startRuntime(extraSettings = '', existingUserDir?: string,
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
           ...options.headers,
         },
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
       });
       const body = Buffer.from(await answer.body.arrayBuffer());
       const text = body.toString('utf8');
       return { status: answer.statusCode, headers: answer.headers, body, text, json: () => JSON.parse(text) as Record<string, unknown> };
+    },
+    async deploy(flow) {
+      const answer = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
+      assert.equal(answer.status, 204, answer.text);
     },
     async stop(options = {}) {
       if (child.exitCode === null) {
@@ -66,4 +102,5 @@ export async function startRuntime(extraSettings = '', existingUserDir?: string,
       if (!options.keepUserDir) fs.rmSync(userDir, { recursive: true, force: true });
     },
   };
+  return runtime;
 }

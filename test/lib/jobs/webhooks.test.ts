@@ -7,6 +7,7 @@ import {
   pixeldojoWebhookUrl,
   readBodyWithin,
   readDelivery,
+  readWebhookBody,
   sameSecretHash,
   webhookEndpointUrl,
   webhookSecretHash,
@@ -106,5 +107,18 @@ describe('lib/jobs webhooks', () => {
     );
     assert.equal(await readBodyWithin(endless, 10 * 1024), undefined);
     assert.ok(pulled <= 12, `stopped after ${pulled} chunks`);
+  });
+
+  it('takes a JSON body that Node-RED\'s admin body parser already read (admin and node routes both at /), within the cap', async () => {
+    const request = (chunks: Array<string | Buffer>, extra: { body?: unknown; _body?: boolean; length?: number } = {}) =>
+      Object.assign(Readable.from(chunks), { headers: extra.length === undefined ? {} : { 'content-length': String(extra.length) }, body: extra.body, _body: extra._body });
+    const task = { timestamp: 1, data: { task_id: 't', status: 'completed' } };
+    assert.deepEqual(await readWebhookBody(request([], { body: task, _body: true }), 1024), { kind: 'json', value: task });
+    assert.deepEqual(await readWebhookBody(request([JSON.stringify(task)]), 1024), { kind: 'json', value: task });
+    assert.deepEqual(await readWebhookBody(request(['{not json']), 1024), { kind: 'json', value: undefined });
+    assert.deepEqual(await readWebhookBody(request([], { body: { data: 'x'.repeat(2000) }, _body: true }), 1024), { kind: 'too-large' });
+    assert.deepEqual(await readWebhookBody(request(['{}'], { length: 4096 }), 1024), { kind: 'too-large' });
+    // An empty object from a parser that did not run (no `_body`) is not taken for the body.
+    assert.deepEqual(await readWebhookBody(request([JSON.stringify(task)], { body: {} }), 1024), { kind: 'json', value: task });
   });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { listModelFolders, readModelFolder, resolveModelFolder } from '../../../lib/local/model-folder';
-import { writeTinyModel } from '../../../lib/sandbox/tiny-sd';
+import { listModelFolders, locateModelFolder, readModelFolder, resolveModelFolder } from '../../../lib/local/model-folder';
+import { SANDBOX_MODEL, writeTinyModel } from '../../../lib/sandbox/tiny-sd';
 
 describe('local model folders', () => {
   let root: string;
@@ -51,8 +51,18 @@ describe('local model folders', () => {
     await writeFile(path.join(root, 'notes.txt'), 'not a model');
     assert.deepEqual(
       (await listModelFolders(root)).map((model) => [model.name, model.img2img]),
-      [['a-model', true], ['b-model', false]],
+      [['a-model', true], ['b-model', false], [SANDBOX_MODEL, false]],
     );
-    assert.deepEqual(await listModelFolders(path.join(root, 'missing')), []);
+    assert.deepEqual((await listModelFolders(path.join(root, 'missing'))).map((model) => model.name), [SANDBOX_MODEL]);
+  });
+
+  it('writes the sandbox model on first use, once when asked twice at once, and never shows it half-written', async () => {
+    const modelsDir = path.join(root, 'fresh', 'models');
+    const [first, second] = await Promise.all([locateModelFolder(SANDBOX_MODEL, modelsDir), locateModelFolder(` ${SANDBOX_MODEL} `, modelsDir)]);
+    assert.equal(first, path.join(modelsDir, SANDBOX_MODEL));
+    assert.equal(second, first);
+    assert.ok((await readModelFolder(first)).unet.endsWith(path.join('unet', 'model.onnx')));
+    assert.deepEqual(await readdir(modelsDir), [SANDBOX_MODEL], 'no staging folder is left behind');
+    assert.equal(await locateModelFolder('other', modelsDir), path.join(modelsDir, 'other'), 'other names are only resolved');
   });
 });
