@@ -11,8 +11,10 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const NODE_MAJOR = '22';
 const NODE_RED_MAJOR = '5';
-// npm hands its own settings to scripts as npm_* variables; the nested npm commands must not inherit them.
+// npm hands its own settings to scripts as npm_* variables, and puts node_modules/.bin first on PATH (where
+// Node-RED's own npm 10 dependency would shadow the machine's npm): the nested commands get neither.
 const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+baseEnv.PATH = (process.env.PATH || '').split(path.delimiter).filter((dir) => !dir.includes(`node_modules${path.sep}.bin`)).join(path.delimiter);
 const quiet = ['--no-audit', '--no-fund', '--no-update-notifier'];
 
 function run(command, args, cwd, env) {

@@ -64,7 +64,8 @@ export = function register(RED: NodeAPI): void {
 
   RED.httpAdmin.get('/image-gen/save-image/:id/preview', RED.auth.needsPermission('save-image.read'), (req, res) => {
     const id = String(req.params.id);
-    void previews.get(id).then((src) => (src ? res.json({ id, src }) : res.sendStatus(404)));
+    // No preview yet is an ordinary answer (the editor asks for every save-image node it shows), not a 404.
+    void previews.get(id).then((src) => res.json({ id, src: src ?? null }));
   });
 
   // Lists what a deployed save-image node stored, newest first, as VisionCraft's GET /gallery does.

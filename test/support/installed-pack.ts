@@ -12,11 +12,12 @@ const run = promisify(execFile);
 const NODE_RED_PROJECT = { name: 'node-red-project', description: 'A Node-RED Project', version: '0.0.1', private: true };
 
 /**
- * The environment of an npm run by a user, not by `npm test`: npm passes its own config to scripts as
- * npm_* variables, and a nested npm would take them as its own.
+ * The environment of a command run by a user, not by `npm test`: npm passes its own config to scripts as
+ * npm_* variables, which a nested npm would take as its own, and puts node_modules/.bin first on PATH.
  */
 export function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+  env.PATH = (process.env.PATH ?? '').split(path.delimiter).filter((dir) => !dir.includes(`node_modules${path.sep}.bin`)).join(path.delimiter);
   return { ...env, ...extra };
 }
 
@@ -32,6 +33,19 @@ export interface InstalledPack {
   userDir: string;
   /** What the installs printed. */
   installLog: string;
+}
+
+/**
+ * The npm that Node-RED's palette manager runs (its own dependency, npm 10 today). npm 10 runs every
+ * dependency's install script, as most users' npm does.
+ */
+const PALETTE_NPM = path.join(path.dirname(require.resolve('npm/package.json', { paths: [path.dirname(require.resolve('@node-red/registry', { paths: [REPO_ROOT] }))] })), 'bin', 'npm-cli.js');
+
+/** Runs an npm command line given as text (`NAME=value ... npm args`) with the palette manager's npm. */
+function runNpm(commandLine: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
+  const settings = Object.fromEntries(commandLine.filter((word) => /^\w+=/.test(word)).map((word) => word.split('=') as [string, string]));
+  const args = commandLine.slice(commandLine.indexOf('npm') + 1);
+  return run(process.execPath, [PALETTE_NPM, ...args], { ...options, env: { ...options.env, ...settings }, maxBuffer: 16 * 1024 * 1024 });
 }
 
 let packed: Promise<PackedPack> | undefined;
@@ -51,7 +65,7 @@ export function packedPack(): Promise<PackedPack> {
 }
 
 /**
- * The tarball installed into a new user directory with the palette manager's npm arguments, once per
+ * The tarball installed into a new user directory by the palette manager's npm with its arguments, once per
  * test run; with `onnxruntime`, followed by the command local-sd gives when onnxruntime-node is missing.
  */
 export function installedPack(options: { onnxruntime: boolean }): Promise<InstalledPack> {
@@ -61,11 +75,11 @@ export function installedPack(options: { onnxruntime: boolean }): Promise<Instal
       const { tarball } = await packedPack();
       const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-installed-'));
       fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify(NODE_RED_PROJECT, null, 4));
-      const npm = { cwd: userDir, env: userEnv(), maxBuffer: 16 * 1024 * 1024 };
-      const pack = await run('npm', ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', tarball], npm);
+      const npm = { cwd: userDir, env: userEnv() };
+      const pack = await runNpm(['npm', 'install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', tarball], npm);
       let installLog = pack.stdout + pack.stderr;
       if (options.onnxruntime) {
-        const ort = await run('sh', ['-c', ONNXRUNTIME_CPU_INSTALL], npm);
+        const ort = await runNpm(ONNXRUNTIME_CPU_INSTALL.split(' '), npm);
         installLog += ort.stdout + ort.stderr;
       }
       return { userDir, installLog };

@@ -6,6 +6,7 @@ const flux = { type: 'flux-generate', endpoint: 'flux', model: 'flux-pro', promp
 const piapi = { type: 'piapi-task', model: 'Qubico/flux1-schnell', taskType: 'txt2img', prompt: '', params: {}, completion: 'wait' };
 
 interface StatusAnswer {
+  simulated: boolean;
   budget: { limit?: number; spent: Record<string, number>; jobs: Array<{ estimate: number; actual?: number; sent: boolean }> };
 }
 
@@ -25,7 +26,8 @@ describe('provider-config daily budget', function () {
     assert.equal(out, undefined);
     assert.match(error?.message ?? '', /would cost about 1 credits and 2 of the 2 credits budget .* was not sent/);
     assert.equal(harness.sandbox.requestsTo('pixeldojo', 'POST', '/flux').length, 2, 'the third was never sent');
-    const { budget } = await status();
+    const { budget, simulated } = await status();
+    assert.equal(simulated, true, 'the sandbox says its spending is simulated, not charged');
     assert.equal(budget.limit, 2);
     assert.deepEqual(budget.spent, { credits: 2 });
     assert.deepEqual(

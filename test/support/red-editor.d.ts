@@ -1,0 +1,6 @@
+/** The parts of the Node-RED editor's global `RED` that the browser test calls inside the page. */
+declare const RED: {
+  nodes: { eachConfig(callback: (config: { type: string; id: string }) => void): void };
+  workspaces: { show(id: string): void };
+  sidebar: { help: { show(type: string): void } };
+};
