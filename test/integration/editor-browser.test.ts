@@ -31,6 +31,9 @@ const readExample = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO_
 /** Examples that fail on purpose, to show a Catch node at work. */
 const DELIBERATE_FAILURE = /\[sandbox:fail\]/;
 
+/** Screenshots leave out the editor's passing notifications ("Successfully deployed"), which cover the canvas. */
+const QUIET = '.red-ui-notification { visibility: hidden !important; }';
+
 /** A selector for a node's SVG group on the canvas (example ids contain dots). */
 const onCanvas = (id: string) => `[id="${id}"]`;
 
@@ -87,7 +90,7 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       }
     }
     const category = page.locator('.red-ui-palette-category', { has: page.locator(`[data-palette-type="${paletteTypes[0]}"]`) });
-    await category.screenshot({ path: path.join(SCREENSHOTS, 'palette.png') });
+    await category.screenshot({ path: path.join(SCREENSHOTS, 'palette.png'), style: QUIET });
   });
 
   it('imports each example from Import > Examples, reusing the one sandbox config, deploys it and runs it', async () => {
@@ -105,7 +108,8 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       const tab = flow.find((node) => node.type === 'tab') as FlowNode;
       await page.evaluate((id) => RED.workspaces.show(id), tab.id);
       await deploy(page);
-      await page.click('#red-ui-tab-debug-link-button');
+      // The debug sidebar's tab button differs between Node-RED 4 and 5; its keyboard action does not.
+      await page.evaluate(() => RED.actions.invoke('core:show-debug-tab'));
       await page.click('#red-ui-sidebar-debug-clear');
       for (const inject of flow.filter((node) => node.type === 'inject')) {
         await page.click(`${onCanvas(inject.id)} .red-ui-flow-node-button-button`);
@@ -125,7 +129,7 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
         assert.match((await preview.getAttribute('href')) ?? '', /^data:image\/webp;base64,/);
         const box = await page.locator(onCanvas(save.id)).boundingBox();
         assert.ok(box);
-        await page.screenshot({ path: path.join(SCREENSHOTS, `preview-${name}.png`), clip: { x: box.x - 140, y: box.y - 40, width: 420, height: 220 } });
+        await page.screenshot({ path: path.join(SCREENSHOTS, `preview-${name}.png`), clip: { x: box.x - 140, y: box.y - 40, width: 420, height: 220 }, style: QUIET });
       }
       for (const route of flow.filter((node) => node.type === 'http in' && node.url === '/generate')) {
         const image = await browser!.newPage();
@@ -152,13 +156,16 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       const text = await page.locator('.red-ui-tray').last().innerText();
       assert.doesNotMatch(text, new RegExp(`${type}\\.(label|placeholder)\\.`), `${type}: untranslated labels`);
       if (type === 'flux-generate') {
-        await page.locator('.red-ui-tray').last().screenshot({ path: path.join(SCREENSHOTS, 'dialog-flux-generate.png') });
+        // A trial click waits until the tray has stopped sliding in.
+        await page.locator('#node-dialog-ok').click({ trial: true });
+        await page.locator('.red-ui-tray').last().screenshot({ path: path.join(SCREENSHOTS, 'dialog-flux-generate.png'), style: QUIET });
         await page.click('#node-input-btn-provider-edit');
         const kind = page.locator('#node-config-input-kind');
         await kind.waitFor();
         const config = page.locator('.red-ui-tray', { has: kind });
         assert.doesNotMatch(await config.innerText(), /provider-config\.(label|placeholder)\./);
-        await config.screenshot({ path: path.join(SCREENSHOTS, 'dialog-provider-config.png') });
+        await page.locator('#node-config-dialog-ok').click({ trial: true });
+        await config.screenshot({ path: path.join(SCREENSHOTS, 'dialog-provider-config.png'), style: QUIET });
         await page.click('#node-config-dialog-cancel');
         await kind.waitFor({ state: 'detached' });
       }

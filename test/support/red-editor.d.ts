@@ -2,5 +2,6 @@
 declare const RED: {
   nodes: { eachConfig(callback: (config: { type: string; id: string }) => void): void };
   workspaces: { show(id: string): void };
+  actions: { invoke(action: string): void };
   sidebar: { help: { show(type: string): void } };
 };
