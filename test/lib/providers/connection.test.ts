@@ -17,6 +17,18 @@ describe('lib/providers ProviderConnection', () => {
   });
 
   describe('the sandbox kind', () => {
+    it('calls back this Node-RED over loopback when no Webhook URL is set, and only the sandbox does', () => {
+      const loopbackNodeUrl = 'http://127.0.0.1:41880/red';
+      const make = (config: Record<string, unknown>, credentials: Record<string, string> = {}) => {
+        const connection = new ProviderConnection({ name: 'test', config, credentials, loopbackNodeUrl });
+        open.push(connection);
+        return connection;
+      };
+      assert.equal(make({ kind: 'sandbox' }).webhookBaseUrl, loopbackNodeUrl);
+      assert.equal(make({ kind: 'sandbox', webhookBaseUrl: 'https://public.example.com' }).webhookBaseUrl, 'https://public.example.com');
+      assert.equal(make({ kind: 'piapi' }, { apiKey: 'k' }).webhookBaseUrl, '', 'a real provider cannot reach loopback');
+    });
+
     it('serves every API with no key, on its own loopback port', async () => {
       const connection = connect({ kind: 'sandbox' });
       const pixeldojo = await connection.client('pixeldojo');
