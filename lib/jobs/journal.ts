@@ -132,8 +132,12 @@ export class JobJournal {
     try {
       text = await fs.promises.readFile(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      // Unreadable (a folder of that name, no permission): start empty rather than stop Node-RED.
+      // Writes will fail the same way, so paid submits are refused with that error until it is fixed.
+      this.warn(`the pending-job journal ${this.file} cannot be read (${code ?? String(error)}): no journaled job was resumed; fix or remove it`);
+      return;
     }
     let parsed: z.infer<typeof journalFileSchema> | undefined;
     try {

@@ -55,7 +55,7 @@ export = function register(RED: NodeAPI): void {
     const deliverOrphan = ({ journal, entry }: NonNullable<ReturnType<typeof journaled>>, delivery: WebhookDelivery, hash: string): string => {
       if (!['completed', 'failed', 'expired'].includes(delivery.snapshot.status)) return 'progress';
       webhookRegistry.settle({ secretHash: hash });
-      void journal.remove(entry.key);
+      journal.remove(entry.key).catch((error: unknown) => this.warn(`the delivered job could not be removed from the pending-job journal: ${error instanceof Error ? error.message : String(error)}`));
       const msg = restoreMessage(entry.msg);
       const job = { ...entry.job, id: entry.job.id ?? delivery.jobId };
       try {

@@ -31,7 +31,10 @@ export function handleInputs(RED: NodeAPI, node: Node, handle: Handler): Inputs 
 
   const run = (msg: Message, work: Handler, send: (msg: NodeMessage) => void, done: (error?: Error) => void): void => {
     const controller = new AbortController();
-    const settled = work(msg, { signal: controller.signal, status }).then(
+    // A handler that throws before its first await still ends in done(err), never an unhandled rejection.
+    const settled = Promise.resolve()
+      .then(() => work(msg, { signal: controller.signal, status }))
+      .then(
       (out) => {
         if (controller.signal.aborted) return done();
         if (out) send(out);

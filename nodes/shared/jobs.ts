@@ -137,7 +137,7 @@ export function reportOrphanedJobs(api: NodeAPI): void {
     const RED = runtimes.get(api.events) as NodeAPI;
     const journal = journalOf(RED);
     if (!journal) return;
-    void journal.load().then(async () => {
+    journal.load().then(async () => {
       for (const entry of journal.list()) {
         if (entry.orphanReported || RED.nodes.getNode(entry.nodeId)) continue;
         const { provider, model, id } = entry.job;
@@ -150,6 +150,6 @@ export function reportOrphanedJobs(api: NodeAPI): void {
         );
         await journal.update(entry.key, { orphanReported: true });
       }
-    });
+    }).catch((error: unknown) => RED.log.warn(`[image-gen] jobs of removed nodes could not be reported: ${error instanceof Error ? error.message : String(error)}`));
   });
 }
