@@ -37,6 +37,9 @@ export interface RequestSpec {
   beforeSend?: () => Promise<void>;
 }
 
+/** What an answer's errors need to know of the request it answers. */
+export type AnswerContext = Pick<RequestSpec, 'jobId'> & { intent?: RequestIntent };
+
 export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
@@ -179,28 +182,33 @@ export class HttpClient {
   }
 
   /** Parses an answer already received (e.g. one whose status a provider module inspects). */
-  parse<T>(response: HttpResponse, schema: ZodType<T>, spec: Pick<RequestSpec, 'jobId'>): T {
+  parse<T>(response: HttpResponse, schema: ZodType<T>, spec: AnswerContext): T {
     let data: unknown;
     try {
       data = JSON.parse(response.body.toString('utf8'));
     } catch {
-      throw this.error(`${this.provider} sent an answer that is not JSON (HTTP ${response.status})`, spec, {
-        kind: 'malformed',
-        status: response.status,
-        retryable: false,
-      });
+      throw this.unreadableAnswer(`${this.provider} sent an answer that is not JSON (HTTP ${response.status})`, spec, response.status);
     }
     const parsed = schema.safeParse(data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue.path.length > 0 ? issue.path.join('.') : 'the body';
-      throw this.error(
-        `${this.provider} sent an answer without the documented shape (${where}: ${issue.message})`,
-        spec,
-        { kind: 'malformed', status: response.status, retryable: false },
-      );
+      throw this.unreadableAnswer(`${this.provider} sent an answer without the documented shape (${where}: ${issue.message})`, spec, response.status);
     }
     return parsed.data;
+  }
+
+  /**
+   * A success answer that cannot be used. For a paid submit the provider took the request, so the job
+   * may exist and be billed: the error says so, and the budget keeps its cost.
+   */
+  unreadableAnswer(message: string, spec: AnswerContext, status?: number): ProviderError {
+    const submitted = spec.intent === 'submit';
+    const text = submitted
+      ? `${message}. ${this.provider} answered the paid request with success, so a job may exist and be billed: ` +
+        `it was not sent again. Check the provider's recent jobs before retrying`
+      : message;
+    return this.error(text, spec, { kind: 'malformed', status, retryable: false, mayHaveBeenAccepted: submitted });
   }
 
   /** Builds a ProviderError for this client: provider named, job id appended, credentials removed. */

@@ -133,7 +133,7 @@ function numberHeader(response: HttpResponse, name: string): number | undefined 
 
 function imageFrom(client: HttpClient, bytes: Buffer, what: string): { data: Buffer; mimeType: string; width?: number; height?: number } {
   const mimeType = detectImageType(bytes);
-  if (!mimeType) throw client.error(`${what} did not answer with a PNG, JPEG or WebP image`, {}, { kind: 'malformed', retryable: false });
+  if (!mimeType) throw client.unreadableAnswer(`${what} did not answer with a PNG, JPEG or WebP image`, { intent: 'submit' });
   return { data: bytes, mimeType, ...imageSize(bytes) };
 }
 
@@ -172,7 +172,7 @@ export async function generateWithWorkersAi(client: HttpClient, accountId: strin
     signal,
   });
   const isJson = (response.headers['content-type'] ?? '').includes('json');
-  const bytes = isJson ? Buffer.from(client.parse(response, runAnswerSchema, {}).result.image, 'base64') : response.body;
+  const bytes = isJson ? Buffer.from(client.parse(response, runAnswerSchema, { intent: 'submit' }).result.image, 'base64') : response.body;
   const image = imageFrom(client, bytes, `Workers AI ${run.model}`);
   return {
     images: [{ ...image, seed: run.body.seed as number | undefined }],
