@@ -61,15 +61,21 @@ export = function register(RED: NodeAPI): void {
   RED.httpAdmin.post('/image-gen/provider-config/test', RED.auth.needsPermission('provider-config.write'), (req, res) => {
     const body = (req.body ?? {}) as Partial<ProviderConfigDef> & ProviderCredentials;
     const stored = (body.id ? RED.nodes.getCredentials(body.id) : undefined) as ProviderCredentials | undefined;
-    const pick = (field: keyof ProviderCredentials): string | undefined => {
-      const given = body[field];
-      return given === undefined || given === UNCHANGED_PASSWORD ? stored?.[field] : given;
-    };
+    const fromStore = (field: keyof ProviderCredentials): boolean => body[field] === undefined || body[field] === UNCHANGED_PASSWORD;
+    const pick = (field: keyof ProviderCredentials): string | undefined => (fromStore(field) ? stored?.[field] : body[field]);
     const connection = new ProviderConnection({
       name: body.name || 'unsaved',
       config: configOf(body),
       credentials: { apiKey: pick('apiKey'), accountId: pick('accountId') },
     });
+    // A stored key goes only where the saved config sends it: the dialog's base URL could be anyone's.
+    const usesStored = (['apiKey', 'accountId'] as const).some((field) => fromStore(field) && Boolean(stored?.[field]));
+    const saved = body.id ? (RED.nodes.getNode(body.id) as ProviderConfigNode | null)?.connection : undefined;
+    if (usesStored && connection.settings && (connection.kind !== saved?.kind || connection.settings.baseUrl !== saved?.settings?.baseUrl)) {
+      void connection.close();
+      res.json({ ok: false, message: 'the saved key is sent only to the saved provider and base URL: deploy the change first, or type the key again to test it here' });
+      return;
+    }
     connection
       .testAccess(AbortSignal.timeout(30_000))
       .then((report) => res.json(report))

@@ -69,13 +69,34 @@ describe('provider-config node', () => {
     });
 
     it('uses the stored key when the dialog did not change it, and reports a refused one', async () => {
-      await helper.load(providerConfig, [{ id: 'p1', type: 'provider-config', kind: 'pixeldojo' }], { p1: { apiKey: SANDBOX_API_KEY } });
+      await helper.load(providerConfig, [{ id: 'p1', type: 'provider-config', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }], { p1: { apiKey: SANDBOX_API_KEY } });
       const stored = await test({ id: 'p1', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo'), apiKey: '__PWRD__' });
       assert.deepEqual(stored.body, { ok: true, message: 'PixelDojo accepted the API key' });
       const typed = await test({ id: 'p1', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo'), apiKey: 'typed-but-wrong' });
       assert.equal((typed.body as { ok: boolean }).ok, false);
       assert.match((typed.body as { message: string }).message, /key was refused/);
       assert.ok(!typed.text.includes('typed-but-wrong'));
+    });
+
+    it('never sends the saved key to a base URL or provider the caller chose', async () => {
+      await helper.load(providerConfig, [{ id: 'p1', type: 'provider-config', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }], { p1: { apiKey: SANDBOX_API_KEY } });
+      const elsewhere = await startSandbox();
+      try {
+        for (const body of [
+          { id: 'p1', kind: 'pixeldojo', baseUrl: elsewhere.baseUrl('pixeldojo'), apiKey: '__PWRD__' },
+          { id: 'p1', kind: 'pixeldojo', baseUrl: elsewhere.baseUrl('pixeldojo') },
+          { id: 'p1', kind: 'piapi', baseUrl: elsewhere.baseUrl('piapi'), apiKey: '__PWRD__' },
+        ]) {
+          const answer = await test(body);
+          assert.equal((answer.body as { ok: boolean }).ok, false);
+          assert.match((answer.body as { message: string }).message, /saved key is sent only to the saved provider and base URL/);
+        }
+        assert.equal(elsewhere.requestsTo('pixeldojo').length + elsewhere.requestsTo('piapi').length, 0, 'nothing reached the other address');
+        const typed = await test({ id: 'p1', kind: 'pixeldojo', baseUrl: elsewhere.baseUrl('pixeldojo'), apiKey: SANDBOX_API_KEY });
+        assert.equal((typed.body as { ok: boolean }).ok, true, 'a key typed in the dialog may be tested anywhere');
+      } finally {
+        await elsewhere.close();
+      }
     });
 
     it('explains an unusable config instead of calling out', async () => {
