@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { ZodType } from 'zod';
+import { InvalidRequestError } from '../contract';
 import { backoffDelay, serverRequestedWaitMs } from './backoff';
 import { ProviderError, redact } from './errors';
 import type { FailureKind } from './errors';
@@ -230,7 +231,14 @@ export class HttpClient {
   }
 
   private resolve(spec: RequestSpec): URL {
-    const url = /^https?:\/\//i.test(spec.path) ? new URL(spec.path) : new URL(spec.path.replace(/^\//, ''), this.base);
+    const absolute = /^https?:\/\//i.test(spec.path);
+    // An id or model name of "." or ".." would move the request, with its credentials, to another route.
+    if (!absolute && spec.path.split('/').some(isDotSegment)) {
+      throw new InvalidRequestError(
+        `refused before sending to ${this.provider}: a job id or model name of "." or ".." (or their %2e forms) would change the API route (${this.redact(shorten(spec.path))})`,
+      );
+    }
+    const url = absolute ? new URL(spec.path) : new URL(spec.path.replace(/^\//, ''), this.base);
     for (const [key, value] of Object.entries(spec.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
@@ -416,3 +424,12 @@ function errorCode(error: unknown): string | undefined {
   return typeof cause === 'string' ? cause : undefined;
 }
 
+/** "." or "..", as written or percent-encoded: URL resolution would act on it as a directory step. */
+function isDotSegment(segment: string): boolean {
+  return /^(\.|%2e){1,2}$/i.test(segment);
+}
+
+/** A path as shown in an error: what a caller sent can be long. */
+function shorten(text: string, max = 120): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

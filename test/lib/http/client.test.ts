@@ -301,4 +301,22 @@ describe('lib/http HttpClient (against the sandbox)', () => {
       }
     });
   });
+
+  it('refuses a relative path with a "." or ".." segment, written or percent-encoded, before anything is sent', async () => {
+    const beforeSend: string[] = [];
+    const client = new HttpClient({ provider: 'X', baseUrl: `http://127.0.0.1:${await freePort()}/api/v1`, timeoutMs: 500, retry: { maxRetries: 0 } });
+    try {
+      for (const path of ['task/..', 'task/.', 'a/%2E%2e/b', '%2e', '../x']) {
+        const error = await rejectionOf(client.send({ method: 'GET', path, intent: 'read', beforeSend: async () => void beforeSend.push(path) }));
+        assert.equal(error.name, 'InvalidRequestError', path);
+        assert.match(error.message, /would change the API route/);
+      }
+      assert.deepEqual(beforeSend, [], 'nothing was about to be sent');
+      // Dots inside a segment are ordinary characters.
+      const error = await rejectionOf(client.send({ method: 'GET', path: 'models/flux.1..dev', intent: 'read' }));
+      assert.equal(error.name, 'ProviderError', 'the request was tried (and refused by the closed port)');
+    } finally {
+      await client.close();
+    }
+  });
 });

@@ -130,4 +130,16 @@ describe('job-poll node', function () {
     assert.deepEqual(harness.errors, []);
     assert.deepEqual(await openHandles(), before);
   });
+
+  for (const id of ['.', '..']) {
+    it(`refuses the job id "${id}" before any request: it would send the key to another route`, async () => {
+      for (const provider of ['piapi', 'pixeldojo']) {
+        const { run, sandbox } = await loadFlow(['job-poll'], poll);
+        const { error } = await run({ job: { provider, model: 'm', id, status: 'pending', params: {} } });
+        assert.match(error?.message ?? '', /would change the API route/);
+        assert.equal(sandbox.requests.length, 0);
+        await helper.unload();
+      }
+    });
+  }
 });

@@ -66,6 +66,7 @@ describe('workers-ai node', function () {
     ['a 3000-character prompt', rest, { prompt: 'x'.repeat(3000) }, /longer than 2048 characters/],
     ['a model name that is not a Workers AI model', rest, { prompt: 'p', model: 'flux' }, /"flux" is not a Workers AI model name/],
     ['steps as a string', rest, { prompt: 'p', params: { steps: 'four' } }, /steps: Invalid input: expected number/],
+    ['a model name with ".." segments', rest, { prompt: 'p', model: '@cf/../..' }, /would change the API route/],
   ];
   for (const [label, node, msg, message] of refusals) {
     it(`refuses ${label} before any request`, async () => {
