@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { InvalidRequestError } from '../contract';
 
 /** The append-only index each base directory keeps of what was saved in it (one JSON object per line). */
 export const GALLERY_FILE = '.gallery.jsonl';
@@ -23,9 +24,20 @@ export const galleryEntrySchema = z
   .passthrough();
 export type GalleryEntry = z.infer<typeof galleryEntrySchema>;
 
-/** One line per save; appends of a line are atomic, so concurrent saves never interleave. */
+/**
+ * One line per save; appends of a line are atomic, so concurrent saves never interleave. The index is
+ * opened without following a link, so one planted in its place cannot send the line elsewhere.
+ */
 export async function appendToGallery(baseDir: string, entry: GalleryEntry): Promise<void> {
-  await fs.promises.appendFile(path.join(baseDir, GALLERY_FILE), `${JSON.stringify(entry)}\n`);
+  const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
+  const file = await fs.promises.open(path.join(baseDir, GALLERY_FILE), flags, 0o644).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ELOOP' ? new InvalidRequestError(`${GALLERY_FILE} in ${baseDir} is a link: the gallery index was not written through it`) : error;
+  });
+  try {
+    await file.appendFile(`${JSON.stringify(entry)}\n`);
+  } finally {
+    await file.close();
+  }
 }
 
 export interface GalleryQuery {

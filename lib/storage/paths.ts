@@ -77,10 +77,16 @@ export function checkRelativePath(relative: string): string {
   return relative;
 }
 
+/** Whether `target` lies below `base` (both absolute); `/` as the base works too. */
+export function isInside(base: string, target: string): boolean {
+  const relative = path.relative(base, target);
+  return relative !== '' && !relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative);
+}
+
 /** The absolute path of `relative` inside `baseDir`, refusing anything that would land outside it. */
 export function resolveInside(baseDir: string, relative: string): string {
   const base = path.resolve(baseDir);
   const target = path.resolve(base, checkRelativePath(relative));
-  if (!target.startsWith(base + path.sep)) throw new InvalidRequestError(`refused file name "${relative}": it leaves the directory ${base}`);
+  if (!isInside(base, target)) throw new InvalidRequestError(`refused file name "${relative}": it leaves the directory ${base}`);
   return target;
 }

@@ -11,7 +11,7 @@ import { removeQuietly, temporaryBeside, writeFileAtomically } from './atomic';
 import { appendToGallery } from './gallery';
 import { detectImageType, imageSize } from './image-type';
 import type { ImageMimeType } from './image-type';
-import { expandTemplate, resolveInside } from './paths';
+import { expandTemplate, isInside, resolveInside } from './paths';
 import type { NameTokens } from './paths';
 import { PngChunkInserter, a1111Parameters, pngTextChunk } from './png-text';
 import type { GenerationMetadata } from './png-text';
@@ -139,6 +139,44 @@ async function place(temporary: string, final: string, collision: CollisionPolic
   throw new Error(`no free file name for ${final}`);
 }
 
+function refuseLink(relative: string, baseDir: string): InvalidRequestError {
+  return new InvalidRequestError(`refused file name "${relative}": it leads outside ${baseDir} through a link`);
+}
+
+/**
+ * Creates the folders of `relative` below `baseDir` one at a time, refusing any that is a link, so no
+ * folder is ever made through a link (mkdir -p would follow one before any check could run).
+ */
+async function makeDirectoriesInside(baseDir: string, relative: string): Promise<string> {
+  let current = path.resolve(baseDir);
+  await fs.promises.mkdir(current, { recursive: true });
+  for (const segment of relative.split('/').slice(0, -1)) {
+    current = path.join(current, segment);
+    await fs.promises.mkdir(current).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const found = await fs.promises.lstat(current);
+    if (found.isSymbolicLink()) throw refuseLink(relative, baseDir);
+    if (!found.isDirectory()) throw new InvalidRequestError(`refused file name "${relative}": ${segment} is a file, not a folder`);
+  }
+  return current;
+}
+
+/**
+ * Creates the temporary file, then asks the kernel where it really is: a folder swapped for a link
+ * after the check above would have put it elsewhere, and then it is removed and the save refused.
+ */
+async function openInside(baseDir: string, temporary: string, relative: string): Promise<fs.promises.FileHandle> {
+  const handle = await fs.promises.open(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+  const real = await fs.promises.realpath(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
+  if (real !== undefined && !isInside(await fs.promises.realpath(baseDir), real)) {
+    await handle.close();
+    await removeQuietly(real);
+    throw refuseLink(relative, baseDir);
+  }
+  return handle;
+}
+
 /**
  * Saves one image: streamed to a temporary file in the target directory (never held in memory),
  * checked, hashed, given its PNG `parameters` text, then moved to its name, with a JSON sidecar
@@ -154,26 +192,25 @@ export async function saveImage(
 ): Promise<SavedFile> {
   const relative = expandTemplate(target.template, tokens);
   const stem = resolveInside(target.baseDir, relative);
-  const directory = path.dirname(stem);
-  await fs.promises.mkdir(directory, { recursive: true });
-  // A symbolic link inside the base directory must not lead writes outside it.
-  const realBase = await fs.promises.realpath(target.baseDir);
-  const realDirectory = await fs.promises.realpath(directory);
-  if (realDirectory !== realBase && !realDirectory.startsWith(realBase + path.sep)) {
-    throw new InvalidRequestError(`refused file name "${relative}": it leads outside ${target.baseDir} through a link`);
-  }
+  const directory = await makeDirectoriesInside(target.baseDir, relative);
   const temporary = temporaryBeside(path.join(directory, path.basename(stem)));
   const describe = source.url ? `the image at ${source.url}` : 'the image';
   const gate = new ImageGate(target.maxBytes, describe);
   const hasher = new Hasher();
   try {
     const input = await openSource(source, client, signal);
-    await pipeline(input, gate, new PngChunkInserter((size) => pngTextChunk('parameters', a1111Parameters({ ...meta, ...size }))), hasher, fs.createWriteStream(temporary, { flags: 'wx' }), {
+    const output = await openInside(target.baseDir, temporary, relative);
+    await pipeline(input, gate, new PngChunkInserter((size) => pngTextChunk('parameters', a1111Parameters({ ...meta, ...size }))), hasher, output.createWriteStream(), {
       signal,
     });
     const mimeType = gate.mimeType as ImageMimeType;
     const size = imageSize(gate.head);
     const placed = await place(temporary, `${stem}.${EXTENSIONS[mimeType]}`, target.collision);
+    if (!placed.skipped && !isInside(await fs.promises.realpath(target.baseDir), await fs.promises.realpath(placed.path))) {
+      // Its folder was swapped for a link while the image was written: take the file back out.
+      await removeQuietly(placed.path);
+      throw refuseLink(relative, target.baseDir);
+    }
     const stat = await fs.promises.stat(placed.path);
     const saved: SavedFile = { path: placed.path, bytes: stat.size, mimeType, sha256: hasher.digest(), ...size };
     if (placed.skipped) return { ...saved, skipped: true };

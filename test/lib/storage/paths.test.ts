@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { InvalidRequestError } from '../../../lib/contract';
-import { DEFAULT_FILENAME_TEMPLATE, checkRelativePath, expandTemplate, resolveInside, slug } from '../../../lib/storage/paths';
+import { DEFAULT_FILENAME_TEMPLATE, checkRelativePath, expandTemplate, isInside, resolveInside, slug } from '../../../lib/storage/paths';
 
 const tokens = { date: new Date(2026, 10, 20, 9, 5, 7), provider: 'piapi', model: 'Qubico/flux1-schnell', jobId: 'job_AB/../x', seed: 42, index: 1, prompt: 'A Red Fox — in the snow!' };
 
@@ -45,5 +45,16 @@ describe('lib/storage paths', () => {
     const base = path.resolve('/srv/images');
     assert.equal(resolveInside(base, '2026/a'), path.join(base, '2026', 'a'));
     assert.throws(() => resolveInside(base, '../images-other/a'), /refused file name/);
+    // The file system's root is a directory like any other (a save-image directory of "/").
+    assert.equal(resolveInside('/', 'srv/a'), path.join('/', 'srv', 'a'));
+  });
+
+  it('tells inside from outside by path, not by text prefix', () => {
+    assert.equal(isInside('/srv/images', '/srv/images/a/b'), true);
+    assert.equal(isInside('/srv/images', '/srv/images-other/a'), false);
+    assert.equal(isInside('/srv/images', '/srv/images'), false);
+    assert.equal(isInside('/srv/images', '/srv'), false);
+    assert.equal(isInside('/', '/etc/x'), true);
+    assert.equal(isInside('/srv/images', '/srv/images/..a'), true, 'a name that starts with two dots is still inside');
   });
 });

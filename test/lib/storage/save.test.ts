@@ -10,7 +10,7 @@ import { listGallery } from '../../../lib/storage/gallery';
 import { readPngText } from '../../../lib/storage/png-text';
 import { saveImage } from '../../../lib/storage/save';
 import type { SaveTarget } from '../../../lib/storage/save';
-import { rejectionOf } from '../../support/net';
+import { rejectionOf, waitFor } from '../../support/net';
 
 /** Every file under a directory, relative, so a test can prove nothing partial was left. */
 function filesUnder(dir: string): string[] {
@@ -98,6 +98,49 @@ describe('lib/storage saveImage', () => {
       const error = await rejectionOf(saveImage(target({ template: 'escape/{seed}' }), { data: renderPng({ width: 4, height: 4, seed: 1 }) }, {}, tokens, client));
       assert.match(error.message, /leads outside .* through a link/);
       assert.deepEqual(fs.readdirSync(outside), []);
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('makes no folder through a link: a link deeper in the template is refused before anything is created outside', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-outside-'));
+    fs.symlinkSync(outside, path.join(dir, 'escape'));
+    try {
+      const error = await rejectionOf(saveImage(target({ template: 'escape/new/deeper/{seed}' }), { data: renderPng({ width: 4, height: 4, seed: 1 }) }, {}, tokens, client));
+      assert.match(error.message, /leads outside .* through a link/);
+      assert.deepEqual(fs.readdirSync(outside), [], 'no folder was made outside');
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('writes no gallery line through a link planted in place of the index', async () => {
+    const outside = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-outside-')), 'victim.txt');
+    fs.writeFileSync(outside, 'untouched');
+    fs.symlinkSync(outside, path.join(dir, '.gallery.jsonl'));
+    try {
+      const error = await rejectionOf(saveImage(target(), { data: renderPng({ width: 4, height: 4, seed: 1 }) }, meta, tokens, client));
+      assert.match(error.message, /\.gallery\.jsonl .* is a link/);
+      assert.equal(fs.readFileSync(outside, 'utf8'), 'untouched');
+    } finally {
+      fs.rmSync(path.dirname(outside), { recursive: true, force: true });
+    }
+  });
+
+  it('takes the file back out when its folder is swapped for a link while the image downloads', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-outside-'));
+    fs.mkdirSync(path.join(dir, 'day'));
+    sandbox.injectFault({ api: 'files', fault: { type: 'latency', ms: 300 } });
+    try {
+      const saving = rejectionOf(saveImage(target({ template: 'day/{seed}' }), { url: `${sandbox.origin}/files/t-1-8x8.png` }, meta, tokens, client));
+      // The folders are checked before the download starts; swap one while the provider is answering.
+      await waitFor(() => sandbox.requestsTo('files').length === 1, 5000, 'the download to start');
+      fs.renameSync(path.join(dir, 'day'), path.join(dir, 'day-before'));
+      fs.symlinkSync(outside, path.join(dir, 'day'));
+      const error = await saving;
+      assert.match(error.message, /leads outside .* through a link/);
+      assert.deepEqual(fs.readdirSync(outside), [], 'nothing was left outside');
     } finally {
       fs.rmSync(outside, { recursive: true, force: true });
     }
