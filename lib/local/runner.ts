@@ -38,6 +38,9 @@ interface Call {
   options: RunOptions;
 }
 
+/** More onnxruntime threads than this is a typo, not a machine. */
+const MAX_THREADS = 256;
+
 /** onnxruntime-node is not installed: the message says how to install it. */
 export class OnnxRuntimeMissingError extends InvalidRequestError {
   constructor() {
@@ -213,6 +216,15 @@ interface RunnerEntry {
 }
 
 const runners = new Map<string, RunnerEntry>();
+
+/** The runner options a local-sd node's settings ask for, or a clear error saying which setting is wrong. */
+export function runnerOptionsFor(settings: { device?: unknown; threads?: unknown }): RunnerOptions {
+  const threads = settings.threads === undefined || settings.threads === '' ? 0 : Number(settings.threads);
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_THREADS) {
+    throw new InvalidRequestError(`CPU threads must be a whole number from 0 (onnxruntime chooses) to ${MAX_THREADS}, not "${String(settings.threads).slice(0, 40)}"`);
+  }
+  return { device: settings.device === 'cuda' ? 'cuda' : 'cpu', threads };
+}
 
 /**
  * The runner for a device and thread count, shared by every local-sd node that asks for the

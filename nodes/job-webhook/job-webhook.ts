@@ -86,6 +86,9 @@ export = function register(RED: NodeAPI): void {
           if (record && !RED.nodes.getNode(record.entry.nodeId)) return answer(res, 200, { received: deliverOrphan(record, delivery, hash) });
           const outcome = webhookRegistry.deliver(delivery);
           if (outcome !== 'unknown') return answer(res, 200, { received: outcome });
+          // A secret is one job's: naming another job is a wrong delivery, and asking again will not help.
+          const ownJob = record?.entry.job.id;
+          if (ownJob && delivery.jobId && delivery.jobId !== ownJob) return answer(res, 409, { error: 'this webhook secret belongs to another job' });
           // The owner is being redeployed and will expect this job in a moment: ask the provider to try again.
           return record ? answer(res, 503, { error: 'the job is being resumed; try again' }, { 'retry-after': '5' }) : refuse(res);
         },

@@ -5,7 +5,7 @@ import type { AdminAnswer } from '../../lib/local/admin';
 import { localGeneration } from '../../lib/local/generation';
 import { locateModelFolder } from '../../lib/local/model-folder';
 import { settleGeneration } from '../../lib/local/params';
-import { acquireRunner } from '../../lib/local/runner';
+import { acquireRunner, runnerOptionsFor } from '../../lib/local/runner';
 import { handleInputs } from '../shared/input';
 
 interface LocalSdDef extends NodeDef {
@@ -22,7 +22,15 @@ export = function register(RED: NodeAPI): void {
 
   function LocalSd(this: Node, def: LocalSdDef): void {
     RED.nodes.createNode(this, def);
-    const { runner, release } = acquireRunner({ device: def.device === 'cuda' ? 'cuda' : 'cpu', threads: Number(def.threads) || 0 });
+    // A setting the runtime refuses leaves the node deployed, saying why on every message.
+    let acquired: ReturnType<typeof acquireRunner> | undefined;
+    let problem: Error | undefined;
+    try {
+      acquired = acquireRunner(runnerOptionsFor(def));
+    } catch (error) {
+      problem = error as Error;
+      this.error(problem.message);
+    }
     const warned = new Set<string>();
     const warnOnce = (warning: string): void => {
       if (warned.has(warning)) return;
@@ -30,6 +38,8 @@ export = function register(RED: NodeAPI): void {
       this.warn(warning);
     };
     handleInputs(RED, this, async (msg, { signal, status }) => {
+      if (!acquired) throw problem;
+      const { runner } = acquired;
       const request = resolveRequest(msg, def);
       const settings = settleGeneration(request.prompt, request.params);
       const modelDir = await locateModelFolder(request.model, modelsDir());
@@ -41,7 +51,7 @@ export = function register(RED: NodeAPI): void {
       status.finished(generation);
       return applyResult(msg, generation);
     });
-    this.on('close', release);
+    this.on('close', () => acquired?.release());
   }
   RED.nodes.registerType('local-sd', LocalSd);
 

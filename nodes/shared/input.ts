@@ -10,6 +10,15 @@ export interface InputContext {
   status: StatusReporter;
 }
 
+/** Errors reach Catch nodes, logs and the debug sidebar: past this length, what a message carried is cut. */
+const MAX_ERROR_LENGTH = 400;
+
+/** The error with its message cut to MAX_ERROR_LENGTH (a 1 MB msg.model must not come back whole). */
+function briefly(error: Error): Error {
+  if (error.message.length > MAX_ERROR_LENGTH) error.message = `${error.message.slice(0, MAX_ERROR_LENGTH)}… (${error.message.length} characters)`;
+  return error;
+}
+
 /** The most a close handler waits for in-flight work to notice its abort (Node-RED allows 15 s). */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -34,18 +43,20 @@ export function handleInputs(RED: NodeAPI, node: Node, handle: Handler): Inputs 
     // A handler that throws before its first await still ends in done(err), never an unhandled rejection.
     const settled = Promise.resolve()
       .then(() => work(msg, { signal: controller.signal, status }))
+      // send() runs Node-RED's own code on the message: a message it cannot route fails like any other.
+      .then((out) => {
+        if (!controller.signal.aborted && out) send(out);
+      })
       .then(
-      (out) => {
-        if (controller.signal.aborted) return done();
-        if (out) send(out);
-        done();
-      },
-      (error: unknown) => {
-        if (controller.signal.aborted) return done();
-        status.failed(error);
-        done(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+        () => done(),
+        (error: unknown) => {
+          if (controller.signal.aborted) return done();
+          status.failed(error);
+          done(briefly(error instanceof Error ? error : new Error(String(error))));
+        },
+      )
+      // done() runs Node-RED's code too (Catch nodes clone the message): it must not become an unhandled rejection.
+      .catch((error: unknown) => node.warn(`a message could not be finished: ${briefly(error instanceof Error ? error : new Error(String(error))).message}`));
     inFlight.set(controller, settled.finally(() => inFlight.delete(controller)));
   };
 

@@ -255,6 +255,16 @@ describe('job-webhook node, and completion by webhook', function () {
       assert.equal(fs.readFileSync(path.join(userDir, JOURNAL_FILE), 'utf8').includes(secret), false);
     });
 
+    it('answers 409, not 503 with Retry-After, for a valid secret naming another job', async () => {
+      const { harness, secret, url } = await park({ prompt: 'p', topic: 'kept' });
+      await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
+      const other = await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: 'someone-elses-task', status: 'completed', output: { image_url: 'https://example.com/x.png' } } }, { 'x-webhook-secret': secret });
+      assert.equal(other.status, 409, other.text);
+      assert.match(other.text, /belongs to another job/);
+      await sleep(200);
+      assert.equal(harness.outputs.length, 0);
+    });
+
     it('keeps waiting for the webhook across a redeploy, and delivers once', async () => {
       const { harness, deliver } = await park({ prompt: 'p', topic: 'kept' });
       await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
