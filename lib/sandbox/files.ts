@@ -75,6 +75,17 @@ export function filesEmulator(sandbox: SandboxState): SandboxMounts {
         },
       },
       {
+        // `/files/drip-<ms>.png`: a PNG head, then one byte every <ms> for as long as the client listens.
+        method: 'GET',
+        pattern: /^\/drip-(\d+)\.png$/,
+        handle({ res, params }) {
+          res.writeHead(200, { 'content-type': 'image/png' });
+          res.write(pngHead());
+          const timer = setInterval(() => res.write(CHUNK.subarray(0, 1)), Math.max(1, Number(params[0])));
+          res.on('close', () => clearInterval(timer));
+        },
+      },
+      {
         method: 'GET',
         pattern: /^\/page\.html$/,
         handle({ res }) {

@@ -4,6 +4,7 @@ import type { GeneratedImage } from '../contract';
 import type { HttpClient } from '../http';
 import type { NameTokens } from './paths';
 import type { GenerationMetadata } from './png-text';
+import { DOWNLOAD_DEADLINE_MS, withDeadline } from './download';
 import { saveImage } from './save';
 import type { ImageSource, SaveTarget, SavedFile } from './save';
 
@@ -46,12 +47,13 @@ function metadataOf(msg: Record<string, unknown>): GenerationMetadata {
   };
 }
 
-/** Saves every image of a message, in order; `msg.filename` may override the node's template. */
+/** Saves every image of a message, in order, within one deadline; `msg.filename` may override the node's template. */
 export async function saveMessageImages(
   target: SaveTarget,
   msg: Record<string, unknown>,
   client: HttpClient,
   signal?: AbortSignal,
+  deadlineMs = DOWNLOAD_DEADLINE_MS,
 ): Promise<SavedFile[]> {
   if (msg.filename !== undefined && typeof msg.filename !== 'string') {
     throw new InvalidRequestError(`msg.filename must be a file-name template, not ${describeType(msg.filename)}`);
@@ -61,10 +63,20 @@ export async function saveMessageImages(
   const meta = metadataOf(msg);
   const date = new Date();
   const saved: SavedFile[] = [];
+  const deadline = withDeadline(signal, deadlineMs);
   for (const [index, source] of sources.entries()) {
     const seed = numberOf(source.seed) ?? meta.seed;
     const tokens: NameTokens = { date, provider: meta.provider, model: meta.model, jobId: meta.jobId, seed, index, prompt: meta.prompt };
-    saved.push(await saveImage({ ...target, template }, { data: source.data, url: source.url }, { ...meta, seed, sourceUrl: source.url }, tokens, client, signal));
+    const file = await saveImage({ ...target, template }, { data: source.data, url: source.url }, { ...meta, seed, sourceUrl: source.url }, tokens, client, deadline.signal).catch(
+      (error: unknown) => {
+        if (!deadline.expired()) throw error;
+        throw client.error(`the images were not saved within ${deadlineMs / 1000} s: ${source.url ?? 'an image'} came too slowly, and nothing of it was kept`, {}, {
+          kind: 'timeout',
+          retryable: false,
+        });
+      },
+    );
+    saved.push(file);
   }
   return saved;
 }

@@ -37,4 +37,21 @@ describe('lib/storage downloadImages', () => {
     const error = await rejectionOf(downloadImages(client, [{ url: `${sandbox.origin}/files/gone.png` }]));
     assert.match(error.message, /HTTP 404/);
   });
+
+  it('gives up on a body dripped a byte at a time at the message deadline, though each byte comes in time', async () => {
+    const started = Date.now();
+    const error = await rejectionOf(downloadImages(client, [{ url: `${sandbox.origin}/files/drip-20.png` }], undefined, 'job-9', { deadlineMs: 600 }));
+    assert.ok(error instanceof ProviderError);
+    assert.equal(error.kind, 'timeout');
+    assert.match(error.message, /not downloaded within 0\.6 s: .*drip-20\.png came too slowly \(job job-9\)/);
+    assert.ok(Date.now() - started < 2_000);
+  });
+
+  it('caps what one message holds in memory across all its images, not per image only', async () => {
+    const urls = [1, 2, 3, 4].map(() => ({ url: `${sandbox.origin}/files/large-3000000.png` }));
+    const error = await rejectionOf(downloadImages(client, urls, undefined, undefined, { maxMessageBytes: 8_000_000 }));
+    assert.match(error.message, /larger than|too large|limit/i);
+    const fits = await downloadImages(client, urls.slice(0, 2), undefined, undefined, { maxMessageBytes: 8_000_000 });
+    assert.equal(fits.length, 2, 'two of 3 MB fit in 8 MB');
+  });
 });

@@ -8,6 +8,7 @@ import { renderJpeg, renderPng, startSandbox } from '../../../lib/sandbox';
 import type { SandboxServer } from '../../../lib/sandbox';
 import { listGallery } from '../../../lib/storage/gallery';
 import { readPngText } from '../../../lib/storage/png-text';
+import { saveMessageImages } from '../../../lib/storage/message';
 import { saveImage } from '../../../lib/storage/save';
 import type { SaveTarget } from '../../../lib/storage/save';
 import { rejectionOf, waitFor } from '../../support/net';
@@ -134,6 +135,12 @@ describe('lib/storage saveImage', () => {
     } finally {
       fs.rmSync(outside, { recursive: true, force: true });
     }
+  });
+
+  it('gives up saving a body dripped a byte at a time at the message deadline, keeping nothing of it', async () => {
+    const error = await rejectionOf(saveMessageImages(target(), { payload: `${sandbox.origin}/files/drip-20.png` }, client, undefined, 600));
+    assert.match(error.message, /not saved within 0\.6 s: .*drip-20\.png came too slowly, and nothing of it was kept/);
+    assert.deepEqual(filesUnder(dir), []);
   });
 
   it('lists the gallery newest first, with limit, offset and a model filter; torn lines are skipped', async () => {
