@@ -21,7 +21,11 @@ export type Cost = z.infer<typeof costSchema>;
 export const jobSchema = z.object({
   provider: jobProviderSchema,
   model: z.string(),
-  id: z.string().min(1).optional(),
+  id: z
+    .string()
+    .min(1)
+    .refine((id) => !/^(\.|%2e){1,2}$/i.test(id), 'a job id cannot be "." or ".."')
+    .optional(),
   status: jobStatusSchema,
   submittedAt: z.string().optional(),
   completedAt: z.string().optional(),

@@ -1,7 +1,9 @@
 import path from 'node:path';
-import { InvalidRequestError, describeType, jobSchema } from '../contract';
+import { z } from 'zod';
+import { InvalidRequestError, describeIssues, describeType, jobSchema } from '../contract';
 import type { GeneratedImage } from '../contract';
 import type { HttpClient } from '../http';
+import { DEFAULT_FILENAME_TEMPLATE } from './paths';
 import type { NameTokens } from './paths';
 import type { GenerationMetadata } from './png-text';
 import { DOWNLOAD_DEADLINE_MS, withDeadline } from './download';
@@ -9,9 +11,33 @@ import { saveImage } from './save';
 import type { ImageSource, SaveTarget, SavedFile } from './save';
 
 /** `directory` as the node stores it: empty means `<userDir>/images`, relative means under the user directory. */
-export function resolveBaseDirectory(directory: string | undefined, userDir: string): string {
+function resolveBaseDirectory(directory: string | undefined, userDir: string): string {
   const chosen = directory?.trim() || 'images';
   return path.resolve(userDir, chosen);
+}
+
+/** Images larger than this many MB are refused unless the node says otherwise. */
+const DEFAULT_MAX_MB = 100;
+
+/** save-image's flow JSON settings (DESIGN.md names); empty values take the defaults. */
+const saveSettingsSchema = z.object({
+  directory: z.string().optional(),
+  filename: z.string().optional(),
+  collision: z.enum(['unique', 'overwrite', 'skip', '']).optional(),
+  maxSize: z.union([z.literal(''), z.coerce.number().positive().max(10_000)]).optional(),
+});
+
+/** Where and how a save-image node stores files, from its settings; a clear error names a setting it cannot use. */
+export function saveTargetOf(settings: Record<string, unknown>, userDir: string): SaveTarget {
+  const parsed = saveSettingsSchema.safeParse(settings);
+  if (!parsed.success) throw new InvalidRequestError(`the node's settings cannot be used: ${describeIssues(parsed.error)}; open the node and set them again`);
+  const { directory, filename, collision, maxSize } = parsed.data;
+  return {
+    baseDir: resolveBaseDirectory(directory, userDir),
+    template: filename || DEFAULT_FILENAME_TEMPLATE,
+    collision: collision || 'unique',
+    maxBytes: (maxSize || DEFAULT_MAX_MB) * 1024 * 1024,
+  };
 }
 
 function sourcesOf(msg: Record<string, unknown>): Array<ImageSource & Partial<GeneratedImage>> {

@@ -3,9 +3,8 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { InvalidRequestError, describeIssues } from '../../lib/contract';
 import { HttpClient } from '../../lib/http';
 import { galleryQuerySchema, listGallery } from '../../lib/storage/gallery';
-import { resolveBaseDirectory, saveMessageImages } from '../../lib/storage/message';
-import { DEFAULT_FILENAME_TEMPLATE } from '../../lib/storage/paths';
-import type { CollisionPolicy } from '../../lib/storage/save';
+import { saveMessageImages, saveTargetOf } from '../../lib/storage/message';
+import type { CollisionPolicy, SaveTarget } from '../../lib/storage/save';
 import { PreviewStore } from '../../lib/storage/previews';
 import { thumbnailDataUrl } from '../../lib/storage/thumbnail';
 import { handleInputs } from '../shared/input';
@@ -20,7 +19,6 @@ interface SaveImageDef extends NodeDef {
 
 /** The pack's own comms topic (never the shared `image` topic other packs use). */
 const PREVIEW_TOPIC = 'image-gen/preview';
-const DEFAULT_MAX_MB = 100;
 /** Per deployed node: its directory (for the gallery endpoint). */
 const directories = new Map<string, string>();
 
@@ -29,13 +27,21 @@ export = function register(RED: NodeAPI): void {
   const previews = new PreviewStore(RED.settings.userDir ? path.join(RED.settings.userDir, 'image-gen-previews') : undefined);
   function SaveImage(this: Node, def: SaveImageDef): void {
     RED.nodes.createNode(this, def);
-    const baseDir = resolveBaseDirectory(def.directory, RED.settings.userDir ?? process.cwd());
-    directories.set(this.id, baseDir);
-    const maxMb = Number(def.maxSize) > 0 ? Number(def.maxSize) : DEFAULT_MAX_MB;
-    const target = { baseDir, template: def.filename || DEFAULT_FILENAME_TEMPLATE, collision: def.collision || 'unique', maxBytes: maxMb * 1024 * 1024 };
+    // Settings the runtime cannot use leave the node deployed, saying why on every message.
+    let target: SaveTarget | undefined;
+    let problem: Error | undefined;
+    try {
+      target = saveTargetOf({ ...def }, RED.settings.userDir ?? process.cwd());
+      directories.set(this.id, target.baseDir);
+    } catch (error) {
+      problem = error as Error;
+      this.error(problem.message);
+    }
     const downloads = new HttpClient({ provider: 'image download', baseUrl: 'http://localhost', timeoutMs: 60_000, retry: { maxRetries: 2 } });
 
     handleInputs(RED, this, async (msg, { signal, status }) => {
+      if (!target) throw problem;
+      const { baseDir } = target;
       if (msg.gallery !== undefined) {
         const query = galleryQuerySchema.safeParse(msg.gallery ?? {});
         if (!query.success) throw new InvalidRequestError(`msg.gallery: ${describeIssues(query.error)}`);
