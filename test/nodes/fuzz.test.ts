@@ -3,6 +3,7 @@ import { SeededRandom } from '../../lib/local/random';
 import { loadFlow } from '../support/flow';
 import type { Harness } from '../support/flow';
 import { helper } from '../support/node-red';
+import { recordUnhandledRejections } from '../support/unhandled';
 
 /**
  * Generated messages into every node: each carries at least one value its node must refuse, so each
@@ -103,16 +104,9 @@ const targets: Target[] = [
 
 describe('fuzzed messages into every node', function () {
   this.timeout(120_000);
-  const unhandled: unknown[] = [];
-  const record = (reason: unknown) => unhandled.push(reason);
-  before(() => {
-    process.on('unhandledRejection', record);
-    return helper.startServer();
-  });
-  after(() => {
-    process.off('unhandledRejection', record);
-    return helper.stopServer();
-  });
+  const unhandled = recordUnhandledRejections();
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
   afterEach(() => helper.unload());
 
   for (const [targetIndex, target] of targets.entries()) {

@@ -2,20 +2,14 @@ import assert from 'node:assert/strict';
 import { loadFlow, sleep } from '../support/flow';
 import { waitFor } from '../support/net';
 import { helper } from '../support/node-red';
+import { recordUnhandledRejections } from '../support/unhandled';
 
 /** Settings and messages a careless user or another tool can produce: each ends in a short, clear error. */
 describe('nodes given hostile settings and messages', function () {
   this.timeout(20_000);
-  const unhandled: unknown[] = [];
-  const record = (reason: unknown) => unhandled.push(reason);
-  before(() => {
-    process.on('unhandledRejection', record);
-    return helper.startServer();
-  });
-  after(() => {
-    process.off('unhandledRejection', record);
-    return helper.stopServer();
-  });
+  const unhandled = recordUnhandledRejections();
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
   afterEach(async () => {
     await helper.unload();
     assert.deepEqual(unhandled.splice(0), [], 'no unhandled rejection');
