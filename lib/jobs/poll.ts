@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { JobSnapshot } from '../contract';
 import { ProviderError, backoffDelay, sleep } from '../http';
 
@@ -18,6 +19,24 @@ export const DEFAULT_POLL: Pick<PollOptions, 'initialDelayMs' | 'maxDelayMs' | '
   maxDelayMs: 30_000,
   timeoutMs: 600_000,
 };
+
+/**
+ * The range job-poll's delay and timeout settings accept, in ms. The editor validates with the same
+ * numbers (the node exports them as its `jobPollLimits` setting), so it cannot accept what this refuses.
+ */
+export const POLL_SETTING_LIMITS = { min: 1, max: 86_400_000 } as const;
+
+const pollSetting = (fallback: number, name: string) =>
+  z.union([z.literal(''), z.undefined(), z.coerce.number().int(`${name} must be a whole number of ms`).min(POLL_SETTING_LIMITS.min, `${name} must be ${POLL_SETTING_LIMITS.min} to ${POLL_SETTING_LIMITS.max} ms`).max(POLL_SETTING_LIMITS.max, `${name} must be ${POLL_SETTING_LIMITS.min} to ${POLL_SETTING_LIMITS.max} ms`)]).transform((value) => (value === '' || value === undefined ? fallback : value));
+
+/** job-poll's flow JSON settings (empty for the defaults), as the poll options they mean. */
+export const pollSettingsSchema = z
+  .object({
+    initialDelay: pollSetting(DEFAULT_POLL.initialDelayMs, 'the first delay'),
+    maxDelay: pollSetting(DEFAULT_POLL.maxDelayMs, 'the longest delay'),
+    timeout: pollSetting(DEFAULT_POLL.timeoutMs, 'the timeout'),
+  })
+  .transform(({ initialDelay, maxDelay, timeout }) => ({ initialDelayMs: initialDelay, maxDelayMs: maxDelay, timeoutMs: timeout }));
 
 export type JobFailureKind = 'failed' | 'expired' | 'timeout';
 

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { InvalidRequestError, describeIssues, jobSchema } from '../../lib/contract';
+import { POLL_SETTING_LIMITS, pollSettingsSchema } from '../../lib/jobs/poll';
 import { handleInputs } from '../shared/input';
 import { reportOrphanedJobs, resumeJournaledJobs, waitForJob } from '../shared/jobs';
 
@@ -11,26 +12,17 @@ interface JobPollDef extends NodeDef {
   download: boolean;
 }
 
-/** A positive number of milliseconds from the editor, or the default when the field is empty. */
-function milliseconds(value: string | number | undefined, fallback: number, name: string): number {
-  if (value === undefined || value === '') return fallback;
-  const number = Number(value);
-  if (!Number.isFinite(number) || number < 1 || number > 86_400_000) throw new InvalidRequestError(`${name} must be 1 to 86400000 ms`);
-  return number;
-}
-
 export = function register(RED: NodeAPI): void {
   reportOrphanedJobs(RED);
   function JobPoll(this: Node, def: JobPollDef): void {
     RED.nodes.createNode(this, def);
-    const settings = () => ({
-      download: def.download === true,
-      poll: {
-        initialDelayMs: milliseconds(def.initialDelay, 2_000, 'the first delay'),
-        maxDelayMs: milliseconds(def.maxDelay, 30_000, 'the longest delay'),
-        timeoutMs: milliseconds(def.timeout, 600_000, 'the timeout'),
-      },
-    });
+    const poll = pollSettingsSchema.safeParse({ initialDelay: def.initialDelay, maxDelay: def.maxDelay, timeout: def.timeout });
+    if (!poll.success) this.error(`job-poll's settings cannot be used: ${describeIssues(poll.error)}`);
+    // Resumed jobs and new messages alike fail through Catch (and stay journaled) until the settings are fixed.
+    const settings = () => {
+      if (!poll.success) throw new InvalidRequestError(`job-poll's settings cannot be used: ${describeIssues(poll.error)}`);
+      return { download: def.download === true, poll: poll.data };
+    };
     const inputs = handleInputs(RED, this, async (msg, context) => {
       const parsed = jobSchema.safeParse(msg.job);
       if (!parsed.success) throw new InvalidRequestError(`msg.job is not a submitted job: ${describeIssues(parsed.error, 'msg.job.')}`);
@@ -38,5 +30,5 @@ export = function register(RED: NodeAPI): void {
     });
     resumeJournaledJobs(RED, this, inputs, settings);
   }
-  RED.nodes.registerType('job-poll', JobPoll);
+  RED.nodes.registerType('job-poll', JobPoll, { settings: { jobPollLimits: { value: POLL_SETTING_LIMITS, exportable: true } } });
 };

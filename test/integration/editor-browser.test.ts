@@ -155,6 +155,15 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       await form.waitFor();
       const text = await page.locator('.red-ui-tray').last().innerText();
       assert.doesNotMatch(text, new RegExp(`${type}\\.(label|placeholder)\\.`), `${type}: untranslated labels`);
+      if (type === 'job-poll') {
+        // The dialog refuses what the runtime refuses: its range comes from the runtime (RED.settings.jobPollLimits).
+        const timeout = page.locator('#node-input-timeout');
+        for (const [value, refused] of [['0', true], ['100000000', true], ['12s', true], ['600000', false], ['', false]] as const) {
+          await timeout.fill(value);
+          await timeout.dispatchEvent('change');
+          assert.equal(await timeout.evaluate((input) => input.classList.contains('input-error')), refused, `timeout "${value}"`);
+        }
+      }
       if (type === 'flux-generate') {
         // A trial click waits until the tray has stopped sliding in.
         await page.locator('#node-dialog-ok').click({ trial: true });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { JobSnapshot } from '../../../lib/contract';
 import { ProviderError } from '../../../lib/http';
-import { JobError, pollUntilDone } from '../../../lib/jobs/poll';
+import { JobError, POLL_SETTING_LIMITS, pollSettingsSchema, pollUntilDone } from '../../../lib/jobs/poll';
 import { rejectionOf } from '../../support/net';
 
 function script(...steps: Array<JobSnapshot | Error>): { fetch: () => Promise<JobSnapshot>; calls: number[] } {
@@ -70,5 +70,14 @@ describe('lib/jobs pollUntilDone', () => {
     const pending = rejectionOf(pollUntilDone('j1', 'P', script().fetch, { ...fast, initialDelayMs: 10_000, signal: controller.signal }));
     controller.abort();
     assert.equal((await pending).name, 'AbortError');
+  });
+
+  it('reads job-poll\'s settings with the range its editor uses: empty for the defaults, 1 to 86400000 ms', () => {
+    assert.deepEqual(pollSettingsSchema.parse({ initialDelay: '', maxDelay: undefined, timeout: '5000' }), { initialDelayMs: 2_000, maxDelayMs: 30_000, timeoutMs: 5_000 });
+    for (const refused of ['0', '100000000', '12s', '1.5', -1]) {
+      const parsed = pollSettingsSchema.safeParse({ timeout: refused });
+      assert.equal(parsed.success, false, String(refused));
+    }
+    assert.deepEqual(POLL_SETTING_LIMITS, { min: 1, max: 86_400_000 });
   });
 });
