@@ -38,8 +38,9 @@ interface Call {
   options: RunOptions;
 }
 
-/** More onnxruntime threads than this is a typo, not a machine. */
-const MAX_THREADS = 256;
+/** More onnxruntime threads than this is a typo, not a machine; local-sd's editor validates with it (`localSdLimits`). */
+export const LOCAL_SD_LIMITS = { maxThreads: 256 } as const;
+const MAX_THREADS = LOCAL_SD_LIMITS.maxThreads;
 
 /** onnxruntime-node is not installed: the message says how to install it. */
 export class OnnxRuntimeMissingError extends InvalidRequestError {

@@ -16,15 +16,17 @@ function resolveBaseDirectory(directory: string | undefined, userDir: string): s
   return path.resolve(userDir, chosen);
 }
 
-/** Images larger than this many MB are refused unless the node says otherwise. */
+/** Images larger than this many MB are refused unless the node says otherwise (0 or empty). */
 const DEFAULT_MAX_MB = 100;
+/** The largest Max size the node accepts; its editor validates with the same number (exported as `saveImageLimits`). */
+export const SAVE_IMAGE_LIMITS = { maxSizeMb: 10_000 } as const;
 
 /** save-image's flow JSON settings (DESIGN.md names); empty values take the defaults. */
 const saveSettingsSchema = z.object({
   directory: z.string().optional(),
   filename: z.string().optional(),
   collision: z.enum(['unique', 'overwrite', 'skip', '']).optional(),
-  maxSize: z.union([z.literal(''), z.coerce.number().positive().max(10_000)]).optional(),
+  maxSize: z.union([z.literal(''), z.coerce.number().min(0).max(SAVE_IMAGE_LIMITS.maxSizeMb)]).optional(),
 });
 
 /** Where and how a save-image node stores files, from its settings; a clear error names a setting it cannot use. */

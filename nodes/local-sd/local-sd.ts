@@ -5,7 +5,7 @@ import type { AdminAnswer } from '../../lib/local/admin';
 import { localGeneration } from '../../lib/local/generation';
 import { locateModelFolder } from '../../lib/local/model-folder';
 import { settleGeneration } from '../../lib/local/params';
-import { acquireRunner, runnerOptionsFor } from '../../lib/local/runner';
+import { LOCAL_SD_LIMITS, acquireRunner, runnerOptionsFor } from '../../lib/local/runner';
 import { handleInputs } from '../shared/input';
 
 interface LocalSdDef extends NodeDef {
@@ -53,7 +53,7 @@ export = function register(RED: NodeAPI): void {
     });
     this.on('close', () => acquired?.release());
   }
-  RED.nodes.registerType('local-sd', LocalSd);
+  RED.nodes.registerType('local-sd', LocalSd, { settings: { localSdLimits: { value: LOCAL_SD_LIMITS, exportable: true } } });
 
   const answer = (work: () => Promise<AdminAnswer>, res: { status(code: number): { json(body: unknown): void } }): void => {
     work().then(

@@ -3,7 +3,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { InvalidRequestError, describeIssues } from '../../lib/contract';
 import { HttpClient } from '../../lib/http';
 import { galleryQuerySchema, listGallery } from '../../lib/storage/gallery';
-import { saveMessageImages, saveTargetOf } from '../../lib/storage/message';
+import { SAVE_IMAGE_LIMITS, saveMessageImages, saveTargetOf } from '../../lib/storage/message';
 import type { CollisionPolicy, SaveTarget } from '../../lib/storage/save';
 import { PreviewStore } from '../../lib/storage/previews';
 import { thumbnailDataUrl } from '../../lib/storage/thumbnail';
@@ -66,7 +66,7 @@ export = function register(RED: NodeAPI): void {
       void Promise.all([removed ? previews.remove(this.id) : undefined, downloads.close()]).then(() => done(), () => done());
     });
   }
-  RED.nodes.registerType('save-image', SaveImage);
+  RED.nodes.registerType('save-image', SaveImage, { settings: { saveImageLimits: { value: SAVE_IMAGE_LIMITS, exportable: true } } });
 
   RED.httpAdmin.get('/image-gen/save-image/:id/preview', RED.auth.needsPermission('save-image.read'), (req, res) => {
     const id = String(req.params.id);

@@ -31,6 +31,32 @@ const readExample = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO_
 /** Examples that fail on purpose, to show a Catch node at work. */
 const DELIBERATE_FAILURE = /\[sandbox:fail\]/;
 
+/**
+ * Values typed into dialogs, and whether the dialog must mark them invalid: the same as the runtime
+ * refuses, since each node exports its runtime limits to its editor (RED.settings.<type>Limits).
+ */
+const SETTING_CHECKS: Record<string, Array<[field: string, value: string, refused: boolean]>> = {
+  'job-poll': [
+    ['timeout', '0', true],
+    ['timeout', '100000000', true],
+    ['timeout', '12s', true],
+    ['timeout', '600000', false],
+    ['timeout', '', false],
+  ],
+  'save-image': [
+    ['maxSize', '10001', true],
+    ['maxSize', 'lots', true],
+    ['maxSize', '0', false],
+    ['maxSize', '100', false],
+  ],
+  'local-sd': [
+    ['threads', '-4', true],
+    ['threads', '257', true],
+    ['threads', '4', false],
+    ['threads', '0', false],
+  ],
+};
+
 /** Screenshots leave out the editor's passing notifications ("Successfully deployed"), which cover the canvas. */
 const QUIET = '.red-ui-notification { visibility: hidden !important; }';
 
@@ -155,14 +181,11 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       await form.waitFor();
       const text = await page.locator('.red-ui-tray').last().innerText();
       assert.doesNotMatch(text, new RegExp(`${type}\\.(label|placeholder)\\.`), `${type}: untranslated labels`);
-      if (type === 'job-poll') {
-        // The dialog refuses what the runtime refuses: its range comes from the runtime (RED.settings.jobPollLimits).
-        const timeout = page.locator('#node-input-timeout');
-        for (const [value, refused] of [['0', true], ['100000000', true], ['12s', true], ['600000', false], ['', false]] as const) {
-          await timeout.fill(value);
-          await timeout.dispatchEvent('change');
-          assert.equal(await timeout.evaluate((input) => input.classList.contains('input-error')), refused, `timeout "${value}"`);
-        }
+      for (const [field, value, refused] of SETTING_CHECKS[type] ?? []) {
+        const input = page.locator(`#node-input-${field}`);
+        await input.fill(value);
+        await input.dispatchEvent('change');
+        assert.equal(await input.evaluate((element) => element.classList.contains('input-error')), refused, `${type} ${field} "${value}"`);
       }
       if (type === 'flux-generate') {
         // A trial click waits until the tray has stopped sliding in.
