@@ -2,7 +2,52 @@
 // resources/node-red-contrib-image-gen/editor.js. Each node's .html keeps its own registerType.
 (function () {
   if (window.ImageGenEditor) return;
+
+  /**
+   * Whether a value meets a JSON Schema as the runtime's zod schema would (lib/editor/node-settings.ts
+   * says which parts are used). Numbers are typed as text in the dialog and the runtime coerces them
+   * with Number(), so this does too.
+   */
+  function meets(schema, value) {
+    if (schema.anyOf) return schema.anyOf.some(function (choice) { return meets(choice, value); });
+    if ('const' in schema && value !== schema.const) return false;
+    if (schema.enum && schema.enum.indexOf(value) < 0) return false;
+    switch (schema.type) {
+      case 'string':
+        return typeof value === 'string' &&
+          (!schema.pattern || new RegExp(schema.pattern).test(value)) &&
+          (schema.minLength === undefined || value.length >= schema.minLength) &&
+          (schema.maxLength === undefined || value.length <= schema.maxLength);
+      case 'number':
+      case 'integer':
+        var number = Number(value);
+        return isFinite(number) &&
+          (schema.type === 'number' || Number.isSafeInteger(number)) &&
+          (schema.minimum === undefined || number >= schema.minimum) &&
+          (schema.maximum === undefined || number <= schema.maximum) &&
+          (schema.exclusiveMinimum === undefined || number > schema.exclusiveMinimum) &&
+          (schema.exclusiveMaximum === undefined || number < schema.exclusiveMaximum);
+      case 'boolean':
+        return typeof value === 'boolean';
+      case 'object':
+        return value !== null && typeof value === 'object' && !Array.isArray(value);
+      default:
+        return true;
+    }
+  }
+
   window.ImageGenEditor = {
+    /**
+     * Whether the runtime accepts this value for one of a node type's settings, by the schema the
+     * runtime reads them with (exported as RED.settings.<nodeType>Schema).
+     */
+    accepts: function (nodeType, property, value) {
+      var name = nodeType.replace(/-(\w)/g, function (_match, letter) { return letter.toUpperCase(); }) + 'Schema';
+      var schema = RED.settings[name];
+      if (!schema || !schema.properties || !schema.properties[property]) return true;
+      if (value === undefined) return (schema.required || []).indexOf(property) < 0;
+      return meets(schema.properties[property], value);
+    },
     /** Shows the node's parameters object as JSON in the #node-input-params-json textarea. */
     showParams: function (node) {
       $('#node-input-params-json').val(JSON.stringify(node.params || {}, null, 2));

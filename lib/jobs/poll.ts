@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { optionalInteger } from '../editor/node-settings';
 import type { JobSnapshot } from '../contract';
 import { ProviderError, backoffDelay, sleep } from '../http';
 
@@ -20,23 +21,18 @@ export const DEFAULT_POLL: Pick<PollOptions, 'initialDelayMs' | 'maxDelayMs' | '
   timeoutMs: 600_000,
 };
 
-/**
- * The range job-poll's delay and timeout settings accept, in ms. The editor validates with the same
- * numbers (the node exports them as its `jobPollLimits` setting), so it cannot accept what this refuses.
- */
-export const POLL_SETTING_LIMITS = { min: 1, max: 86_400_000 } as const;
+/** The range job-poll's delay and timeout settings accept, in ms (a day at most). */
+const pollSetting = (fallback: number) => optionalInteger(1, 86_400_000).transform((value) => (value === '' || value === undefined ? fallback : value));
 
-const pollSetting = (fallback: number, name: string) =>
-  z.union([z.literal(''), z.undefined(), z.coerce.number().int(`${name} must be a whole number of ms`).min(POLL_SETTING_LIMITS.min, `${name} must be ${POLL_SETTING_LIMITS.min} to ${POLL_SETTING_LIMITS.max} ms`).max(POLL_SETTING_LIMITS.max, `${name} must be ${POLL_SETTING_LIMITS.min} to ${POLL_SETTING_LIMITS.max} ms`)]).transform((value) => (value === '' || value === undefined ? fallback : value));
-
-/** job-poll's flow JSON settings (empty for the defaults), as the poll options they mean. */
-export const pollSettingsSchema = z
+/** job-poll's flow JSON settings (empty for the defaults), as the poll options they mean; its editor validates with the same schema. */
+export const jobPollSettingsSchema = z
   .object({
-    initialDelay: pollSetting(DEFAULT_POLL.initialDelayMs, 'the first delay'),
-    maxDelay: pollSetting(DEFAULT_POLL.maxDelayMs, 'the longest delay'),
-    timeout: pollSetting(DEFAULT_POLL.timeoutMs, 'the timeout'),
+    initialDelay: pollSetting(DEFAULT_POLL.initialDelayMs),
+    maxDelay: pollSetting(DEFAULT_POLL.maxDelayMs),
+    timeout: pollSetting(DEFAULT_POLL.timeoutMs),
+    download: z.boolean().optional(),
   })
-  .transform(({ initialDelay, maxDelay, timeout }) => ({ initialDelayMs: initialDelay, maxDelayMs: maxDelay, timeoutMs: timeout }));
+  .transform(({ initialDelay, maxDelay, timeout, download }) => ({ download: download === true, poll: { initialDelayMs: initialDelay, maxDelayMs: maxDelay, timeoutMs: timeout } }));
 
 export type JobFailureKind = 'failed' | 'expired' | 'timeout';
 

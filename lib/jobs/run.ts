@@ -1,10 +1,11 @@
+import { z } from 'zod';
 import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
-import { InvalidRequestError } from '../contract';
+import { InvalidRequestError, configuredRequestSchema } from '../contract';
 import { ProviderError, sleep } from '../http';
 import type { HttpClient } from '../http';
 import type { CostEstimate, ProviderConnection } from '../providers';
 import { buildWorkerRequest, buildWorkersAiRun, estimateWorkerCost, estimateWorkersAiCost, generateWithWorker, generateWithWorkersAi } from '../providers/cloudflare';
-import { buildPiapiTask, estimatePiapiCost, piapiTaskSnapshot, submitPiapiTask } from '../providers/piapi';
+import { PIAPI_SERVICE_MODES, PIAPI_TASK_TYPES, buildPiapiTask, estimatePiapiCost, piapiTaskSnapshot, submitPiapiTask } from '../providers/piapi';
 import type { PiapiTaskOptions } from '../providers/piapi';
 import {
   buildFluxRequest,
@@ -26,7 +27,23 @@ import type { WebhookExpectation, WebhookProvider } from './webhooks';
  * `wait`: send the finished result; `job`: send the pending `msg.job` at once; `webhook`: complete by
  * the provider's callback, with polling after a grace period (DESIGN.md).
  */
-export type Completion = 'wait' | 'job' | 'webhook';
+export const completionSchema = z.enum(['wait', 'job', 'webhook']);
+export type Completion = z.infer<typeof completionSchema>;
+
+/** The settings every node that submits paid jobs stores (DESIGN.md names); each node adds its own. */
+export const submittingSettingsSchema = configuredRequestSchema.extend({
+  completion: z.union([z.literal(''), completionSchema]).optional(),
+  download: z.boolean().optional(),
+});
+
+/** flux-generate's settings. `endpoint`: `flux` is the synchronous POST /flux, `jobs` the async jobs API. */
+export const fluxGenerateSettingsSchema = submittingSettingsSchema.extend({ endpoint: z.enum(['flux', 'jobs']).optional() });
+
+/** piapi-task's settings; an empty service mode is the account's default. */
+export const piapiTaskSettingsSchema = submittingSettingsSchema.extend({
+  taskType: z.enum(PIAPI_TASK_TYPES).optional(),
+  serviceMode: z.union([z.literal(''), z.enum(PIAPI_SERVICE_MODES)]).optional(),
+});
 
 export type Phase = 'submitting' | 'pending' | 'processing' | 'downloading';
 
@@ -292,6 +309,9 @@ export async function runPiapiTask(
 }
 
 export type WorkersAiEndpoint = 'worker' | 'rest';
+
+/** workers-ai's settings; `endpoint` is used with a sandbox config, where a worker or cloudflare config decides by its kind. */
+export const workersAiSettingsSchema = configuredRequestSchema.extend({ endpoint: z.enum(['worker', 'rest']).optional() });
 
 /** workers-ai: the user's deployed worker, or the account REST API; both answer at once with bytes. */
 export async function runWorkersAi(

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import type { JobSnapshot } from '../contract';
 import { InvalidRequestError } from '../contract';
 import { readPiapiWebhook } from '../providers/piapi';
@@ -13,6 +14,17 @@ export function isWebhookProvider(provider: string): provider is WebhookProvider
 
 /** Query parameter carrying a PixelDojo job's token: PixelDojo documents no signature, so the URL is the secret. */
 export const TOKEN_PARAMETER = 'token';
+
+/**
+ * job-webhook's settings; its editor validates with the same schema. A path is letters, digits,
+ * - _ . ~ and slashes, starting with /, with no `..` segment; empty for the default.
+ */
+export const jobWebhookSettingsSchema = z.object({
+  path: z
+    .union([z.literal(''), z.string().regex(/^(?!.*\/\.\.(?:\/|$))(?:\/[\w.~-]+)+$/, 'use letters, digits, - _ . ~ and slashes, starting with /')])
+    .optional()
+    .transform((path) => path || '/image-gen/webhook'),
+});
 /** Header in which PiAPI sends the secret given at submit, verbatim. */
 export const PIAPI_SECRET_HEADER = 'x-webhook-secret';
 

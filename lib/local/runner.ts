@@ -1,7 +1,9 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { InvalidRequestError } from '../contract';
+import { z } from 'zod';
+import { InvalidRequestError, configuredRequestSchema } from '../contract';
+import { optionalInteger } from '../editor/node-settings';
 import { ConcurrencyLimiter } from '../http/limiters';
 import { abortReason } from '../http/wait-queue';
 import type { GenerationSettings } from './params';
@@ -38,9 +40,15 @@ interface Call {
   options: RunOptions;
 }
 
-/** More onnxruntime threads than this is a typo, not a machine; local-sd's editor validates with it (`localSdLimits`). */
-export const LOCAL_SD_LIMITS = { maxThreads: 256 } as const;
-const MAX_THREADS = LOCAL_SD_LIMITS.maxThreads;
+/** More onnxruntime threads than this is a typo, not a machine. */
+const MAX_THREADS = 256;
+
+/** local-sd's flow JSON settings (DESIGN.md names); its editor validates with the same schema. */
+export const localSdSettingsSchema = configuredRequestSchema.extend({
+  device: z.enum(['cpu', 'cuda']).optional(),
+  /** onnxruntime threads; 0 or empty lets it choose. */
+  threads: optionalInteger(0, MAX_THREADS),
+});
 
 /** onnxruntime-node is not installed: the message says how to install it. */
 export class OnnxRuntimeMissingError extends InvalidRequestError {
@@ -218,13 +226,9 @@ interface RunnerEntry {
 
 const runners = new Map<string, RunnerEntry>();
 
-/** The runner options a local-sd node's settings ask for, or a clear error saying which setting is wrong. */
-export function runnerOptionsFor(settings: { device?: unknown; threads?: unknown }): RunnerOptions {
-  const threads = settings.threads === undefined || settings.threads === '' ? 0 : Number(settings.threads);
-  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_THREADS) {
-    throw new InvalidRequestError(`CPU threads must be a whole number from 0 (onnxruntime chooses) to ${MAX_THREADS}, not "${String(settings.threads).slice(0, 40)}"`);
-  }
-  return { device: settings.device === 'cuda' ? 'cuda' : 'cpu', threads };
+/** The runner options a local-sd node's (parsed) settings ask for. */
+export function runnerOptionsFor(settings: z.output<typeof localSdSettingsSchema>): RunnerOptions {
+  return { device: settings.device ?? 'cpu', threads: settings.threads || 0 };
 }
 
 /**

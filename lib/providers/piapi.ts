@@ -61,6 +61,8 @@ const BASIC_TASK_TYPES = ['txt2img', 'img2img'] as const;
 const ADVANCED_TASK_TYPES = ['txt2img-lora', 'img2img-lora', 'controlnet-lora', 'fill-inpaint', 'fill-outpaint', 'redux-variation', 'kontext'] as const;
 export const PIAPI_TASK_TYPES = [...BASIC_TASK_TYPES, ...ADVANCED_TASK_TYPES] as const;
 export type PiapiTaskType = (typeof PIAPI_TASK_TYPES)[number];
+/** `config.service_mode`: PiAPI's pay-as-you-go pool, or the user's own hosted accounts. */
+export const PIAPI_SERVICE_MODES = ['public', 'private'] as const;
 
 /** PiAPI's pay-as-you-go price per image (USD), from its pricing table. */
 export const PIAPI_PRICE_USD: Record<PiapiModel, number> = {
@@ -130,7 +132,7 @@ const TASK_INPUTS: Record<PiapiTaskType, z.ZodObject> = {
 
 export interface PiapiTaskOptions {
   taskType: string;
-  serviceMode?: string;
+  serviceMode?: (typeof PIAPI_SERVICE_MODES)[number];
   webhook?: { endpoint: string; secret: string };
 }
 

@@ -1,37 +1,22 @@
 import { z } from 'zod';
+import { optionalAmount, optionalHttpUrl, optionalInteger } from '../editor/node-settings';
 import { PROVIDER_KIND_INFO, providerKindSchema } from './kinds';
 
-/** Editor fields arrive as strings; an empty one means "use the kind's default". */
-const editorInteger = (min: number, max: number) =>
-  z.preprocess(
-    (value) => (value === '' || value === null ? undefined : typeof value === 'string' ? Number(value) : value),
-    z.number().int().min(min).max(max).optional(),
-  );
-
-/** A non-negative amount from the editor (a budget may be fractional: US dollars). */
-const editorAmount = z.preprocess(
-  (value) => (value === '' || value === null ? undefined : typeof value === 'string' ? Number(value) : value),
-  z.number().min(0).max(1_000_000_000).optional(),
-);
-
-const httpUrl = z
-  .string()
-  .trim()
-  .refine((value) => value === '' || /^https?:\/\/[^\s/?#]+[^\s]*$/i.test(value), 'must be an http:// or https:// URL')
-  .transform((value) => value.replace(/\/+$/, ''));
+/** A URL without its trailing slashes, so paths join to it alike. */
+const baseUrl = optionalHttpUrl.transform((value) => (value ?? '').replace(/\/+$/, ''));
 
 /** provider-config's flow JSON properties (DESIGN.md), as the editor stores them. */
 export const providerConfigSchema = z.object({
   kind: providerKindSchema,
-  baseUrl: httpUrl.optional().default(''),
-  rpm: editorInteger(1, 100_000),
-  concurrency: editorInteger(1, 1_000),
-  timeout: editorInteger(1_000, 3_600_000),
-  webhookBaseUrl: httpUrl.optional().default(''),
+  baseUrl,
+  rpm: optionalInteger(1, 100_000),
+  concurrency: optionalInteger(1, 1_000),
+  timeout: optionalInteger(1_000, 3_600_000),
+  webhookBaseUrl: baseUrl,
   /** Seconds a job completing by webhook waits before polling starts as well. */
-  webhookGrace: editorInteger(0, 86_400),
+  webhookGrace: optionalInteger(0, 86_400),
   /** Spending limit per UTC day, in the provider's unit (credits for PixelDojo, USD otherwise); empty for none. */
-  budget: editorAmount,
+  budget: optionalAmount(0, 1_000_000_000),
 });
 
 export const providerCredentialsSchema = z.object({
@@ -76,12 +61,12 @@ export function resolveProviderConfig(
   const value: ResolvedProviderConfig = {
     kind: parsed.data.kind,
     baseUrl: parsed.data.baseUrl || info.defaultBaseUrl,
-    rpm: parsed.data.rpm ?? info.defaultRpm,
-    concurrency: parsed.data.concurrency ?? info.defaultConcurrency,
-    timeout: parsed.data.timeout ?? DEFAULT_TIMEOUT_MS,
+    rpm: parsed.data.rpm || info.defaultRpm,
+    concurrency: parsed.data.concurrency || info.defaultConcurrency,
+    timeout: parsed.data.timeout || DEFAULT_TIMEOUT_MS,
     webhookBaseUrl: parsed.data.webhookBaseUrl,
-    webhookGraceMs: (parsed.data.webhookGrace ?? DEFAULT_WEBHOOK_GRACE_S) * 1000,
-    budget: parsed.data.budget,
+    webhookGraceMs: (parsed.data.webhookGrace === '' || parsed.data.webhookGrace === undefined ? DEFAULT_WEBHOOK_GRACE_S : parsed.data.webhookGrace) * 1000,
+    budget: parsed.data.budget === '' ? undefined : parsed.data.budget,
     apiKey: secrets.data.apiKey || undefined,
     accountId: secrets.data.accountId || undefined,
   };

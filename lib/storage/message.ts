@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { InvalidRequestError, describeIssues, describeType, jobSchema } from '../contract';
+import { InvalidRequestError, describeType, jobSchema } from '../contract';
 import type { GeneratedImage } from '../contract';
 import type { HttpClient } from '../http';
+import { optionalAmount } from '../editor/node-settings';
 import { DEFAULT_FILENAME_TEMPLATE } from './paths';
 import type { NameTokens } from './paths';
 import type { GenerationMetadata } from './png-text';
@@ -18,22 +19,22 @@ function resolveBaseDirectory(directory: string | undefined, userDir: string): s
 
 /** Images larger than this many MB are refused unless the node says otherwise (0 or empty). */
 const DEFAULT_MAX_MB = 100;
-/** The largest Max size the node accepts; its editor validates with the same number (exported as `saveImageLimits`). */
-export const SAVE_IMAGE_LIMITS = { maxSizeMb: 10_000 } as const;
+/** The largest Max size the node accepts, in MB. */
+const MAX_MAX_MB = 10_000;
 
-/** save-image's flow JSON settings (DESIGN.md names); empty values take the defaults. */
-const saveSettingsSchema = z.object({
+/** save-image's flow JSON settings (DESIGN.md names); empty values take the defaults. Its editor validates with the same schema. */
+export const saveImageSettingsSchema = z.object({
   directory: z.string().optional(),
   filename: z.string().optional(),
   collision: z.enum(['unique', 'overwrite', 'skip', '']).optional(),
-  maxSize: z.union([z.literal(''), z.coerce.number().min(0).max(SAVE_IMAGE_LIMITS.maxSizeMb)]).optional(),
+  /** In MB; 0 or empty for the default. */
+  maxSize: optionalAmount(0, MAX_MAX_MB),
+  preview: z.boolean().optional(),
 });
+export type SaveImageSettings = z.output<typeof saveImageSettingsSchema>;
 
-/** Where and how a save-image node stores files, from its settings; a clear error names a setting it cannot use. */
-export function saveTargetOf(settings: Record<string, unknown>, userDir: string): SaveTarget {
-  const parsed = saveSettingsSchema.safeParse(settings);
-  if (!parsed.success) throw new InvalidRequestError(`the node's settings cannot be used: ${describeIssues(parsed.error)}; open the node and set them again`);
-  const { directory, filename, collision, maxSize } = parsed.data;
+/** Where and how a save-image node stores files, from its (parsed) settings. */
+export function saveTargetOf({ directory, filename, collision, maxSize }: SaveImageSettings, userDir: string): SaveTarget {
   return {
     baseDir: resolveBaseDirectory(directory, userDir),
     template: filename || DEFAULT_FILENAME_TEMPLATE,

@@ -1,24 +1,19 @@
-import type { Node, NodeAPI } from 'node-red';
-import { runPixeldojoFlux, runPixeldojoJob } from '../../lib/jobs/run';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { fluxGenerateSettingsSchema, runPixeldojoFlux, runPixeldojoJob } from '../../lib/jobs/run';
 import { catalogueFor } from '../../lib/providers/pixeldojo';
 import { handleSubmissions, reportOrphanedJobs } from '../shared/jobs';
-import type { SubmittingNodeDef } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
-
-interface FluxGenerateDef extends SubmittingNodeDef {
-  /** `flux`: synchronous POST /flux; `jobs`: the async jobs API. */
-  endpoint: 'flux' | 'jobs';
-}
+import { editorSettingsFor, settingsOf } from '../shared/settings';
 
 export = function register(RED: NodeAPI): void {
   reportOrphanedJobs(RED);
-  function FluxGenerate(this: Node, def: FluxGenerateDef): void {
+  function FluxGenerate(this: Node, def: NodeDef & { provider: string }): void {
     RED.nodes.createNode(this, def);
-    handleSubmissions(RED, this, def, (connection, request, _msg, options) =>
-      def.endpoint === 'jobs' ? runPixeldojoJob(connection, request, options) : runPixeldojoFlux(connection, request, options),
+    handleSubmissions(RED, this, def.provider, settingsOf(this, fluxGenerateSettingsSchema, def).read, (connection, request, _msg, options, settings) =>
+      settings.endpoint === 'jobs' ? runPixeldojoJob(connection, request, options) : runPixeldojoFlux(connection, request, options),
     );
   }
-  RED.nodes.registerType('flux-generate', FluxGenerate);
+  RED.nodes.registerType('flux-generate', FluxGenerate, { settings: editorSettingsFor('flux-generate', fluxGenerateSettingsSchema) });
 
   // The editor's model list: PixelDojo's public catalogue with credit costs, cached per provider config.
   RED.httpAdmin.get('/image-gen/pixeldojo/models', RED.auth.needsPermission('flux-generate.read'), (req, res) => {

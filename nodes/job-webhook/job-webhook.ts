@@ -7,6 +7,7 @@ import {
   MAX_WEBHOOK_BYTES,
   deliveryCredentials,
   readDelivery,
+  jobWebhookSettingsSchema,
   readWebhookBody,
   sameSecretHash,
   webhookRegistry,
@@ -15,14 +16,9 @@ import {
 import type { WebhookDelivery, WebhookRequest } from '../../lib/jobs/webhooks';
 import { journalOf } from '../shared/jobs';
 import { statusReporter } from '../shared/status';
+import { editorSettingsFor, settingsOf } from '../shared/settings';
 import { closeWebhookEndpoint, openWebhookEndpoint } from '../shared/webhook-endpoints';
 
-interface JobWebhookDef extends NodeDef {
-  path: string;
-}
-
-const DEFAULT_WEBHOOK_PATH = '/image-gen/webhook';
-const PATH_PATTERN = /^(\/[\w.~-]+)+$/;
 
 type Request = IncomingMessage & WebhookRequest & { query?: Record<string, unknown> };
 
@@ -31,12 +27,11 @@ function answer(res: ServerResponse, status: number, body: Record<string, unknow
 }
 
 export = function register(RED: NodeAPI): void {
-  function JobWebhook(this: Node, def: JobWebhookDef): void {
+  function JobWebhook(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
-    const path = (def.path || DEFAULT_WEBHOOK_PATH).trim();
     const status = statusReporter(RED, this);
-    if (!PATH_PATTERN.test(path) || path.split('/').includes('..')) {
-      this.error(`"${path}" is not a usable path: use letters, digits, - _ . ~ and slashes, starting with /`);
+    const path = settingsOf(this, jobWebhookSettingsSchema, def).value?.path;
+    if (!path) {
       status.failed(new Error('bad path'));
       return;
     }
@@ -103,5 +98,5 @@ export = function register(RED: NodeAPI): void {
       done();
     });
   }
-  RED.nodes.registerType('job-webhook', JobWebhook);
+  RED.nodes.registerType('job-webhook', JobWebhook, { settings: editorSettingsFor('job-webhook', jobWebhookSettingsSchema) });
 };

@@ -5,32 +5,17 @@ import type { AdminAnswer } from '../../lib/local/admin';
 import { localGeneration } from '../../lib/local/generation';
 import { locateModelFolder } from '../../lib/local/model-folder';
 import { settleGeneration } from '../../lib/local/params';
-import { LOCAL_SD_LIMITS, acquireRunner, runnerOptionsFor } from '../../lib/local/runner';
+import { acquireRunner, localSdSettingsSchema, runnerOptionsFor } from '../../lib/local/runner';
 import { handleInputs } from '../shared/input';
-
-interface LocalSdDef extends NodeDef {
-  model: string;
-  device: 'cpu' | 'cuda';
-  /** onnxruntime threads; 0 or empty lets it choose. */
-  threads: number | string;
-  prompt: string;
-  params: unknown;
-}
+import { editorSettingsFor, settingsOf } from '../shared/settings';
 
 export = function register(RED: NodeAPI): void {
   const modelsDir = (): string => modelsDirectory(RED.settings as { localSdModelsDir?: unknown; userDir?: string });
 
-  function LocalSd(this: Node, def: LocalSdDef): void {
+  function LocalSd(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
-    // A setting the runtime refuses leaves the node deployed, saying why on every message.
-    let acquired: ReturnType<typeof acquireRunner> | undefined;
-    let problem: Error | undefined;
-    try {
-      acquired = acquireRunner(runnerOptionsFor(def));
-    } catch (error) {
-      problem = error as Error;
-      this.error(problem.message);
-    }
+    const configured = settingsOf(this, localSdSettingsSchema, def);
+    const acquired = configured.value && acquireRunner(runnerOptionsFor(configured.value));
     const warned = new Set<string>();
     const warnOnce = (warning: string): void => {
       if (warned.has(warning)) return;
@@ -38,9 +23,9 @@ export = function register(RED: NodeAPI): void {
       this.warn(warning);
     };
     handleInputs(RED, this, async (msg, { signal, status }) => {
-      if (!acquired) throw problem;
-      const { runner } = acquired;
-      const request = resolveRequest(msg, def);
+      const current = configured.read();
+      const { runner } = acquired as NonNullable<typeof acquired>;
+      const request = resolveRequest(msg, current);
       const settings = settleGeneration(request.prompt, request.params);
       const modelDir = await locateModelFolder(request.model, modelsDir());
       const submittedAt = new Date();
@@ -53,7 +38,7 @@ export = function register(RED: NodeAPI): void {
     });
     this.on('close', () => acquired?.release());
   }
-  RED.nodes.registerType('local-sd', LocalSd, { settings: { localSdLimits: { value: LOCAL_SD_LIMITS, exportable: true } } });
+  RED.nodes.registerType('local-sd', LocalSd, { settings: editorSettingsFor('local-sd', localSdSettingsSchema) });
 
   const answer = (work: () => Promise<AdminAnswer>, res: { status(code: number): { json(body: unknown): void } }): void => {
     work().then(

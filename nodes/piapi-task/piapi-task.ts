@@ -1,21 +1,16 @@
-import type { Node, NodeAPI } from 'node-red';
-import { runPiapiTask } from '../../lib/jobs/run';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { piapiTaskSettingsSchema, runPiapiTask } from '../../lib/jobs/run';
 import { handleSubmissions, reportOrphanedJobs } from '../shared/jobs';
-import type { SubmittingNodeDef } from '../shared/jobs';
-
-interface PiapiTaskDef extends SubmittingNodeDef {
-  taskType: string;
-  serviceMode: string;
-}
+import { editorSettingsFor, settingsOf } from '../shared/settings';
 
 export = function register(RED: NodeAPI): void {
   reportOrphanedJobs(RED);
-  function PiapiTask(this: Node, def: PiapiTaskDef): void {
+  function PiapiTask(this: Node, def: NodeDef & { provider: string }): void {
     RED.nodes.createNode(this, def);
-    handleSubmissions(RED, this, def, (connection, request, msg, options) => {
-      const taskType = msg.taskType === undefined ? def.taskType || 'txt2img' : String(msg.taskType);
-      return runPiapiTask(connection, request, { taskType, serviceMode: def.serviceMode || undefined }, options);
+    handleSubmissions(RED, this, def.provider, settingsOf(this, piapiTaskSettingsSchema, def).read, (connection, request, msg, options, settings) => {
+      const taskType = msg.taskType === undefined ? settings.taskType || 'txt2img' : String(msg.taskType);
+      return runPiapiTask(connection, request, { taskType, serviceMode: settings.serviceMode || undefined }, options);
     });
   }
-  RED.nodes.registerType('piapi-task', PiapiTask);
+  RED.nodes.registerType('piapi-task', PiapiTask, { settings: editorSettingsFor('piapi-task', piapiTaskSettingsSchema) });
 };

@@ -1,9 +1,11 @@
 import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { ProviderConnection } from '../../lib/providers';
+import { providerConfigSchema } from '../../lib/providers/settings';
 import type { ProviderCredentials } from '../../lib/providers';
 import { loopbackNodeUrl } from '../shared/provider';
 import type { ProviderConfigNode } from '../shared/provider';
+import { editorSettingsFor } from '../shared/settings';
 
 interface ProviderConfigDef extends NodeDef {
   kind: string;
@@ -45,6 +47,7 @@ export = function register(RED: NodeAPI): void {
 
   RED.nodes.registerType<ProviderConfigNode, ProviderConfigDef, unknown, ProviderCredentials>('provider-config', ProviderConfig, {
     credentials: { apiKey: { type: 'password' }, accountId: { type: 'text' } },
+    settings: editorSettingsFor('provider-config', providerConfigSchema),
   });
 
   // The config's spending today against its budget, per job (the editor shows it; flows can GET it).

@@ -3,19 +3,11 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { InvalidRequestError, describeIssues } from '../../lib/contract';
 import { HttpClient } from '../../lib/http';
 import { galleryQuerySchema, listGallery } from '../../lib/storage/gallery';
-import { SAVE_IMAGE_LIMITS, saveMessageImages, saveTargetOf } from '../../lib/storage/message';
-import type { CollisionPolicy, SaveTarget } from '../../lib/storage/save';
+import { saveImageSettingsSchema, saveMessageImages, saveTargetOf } from '../../lib/storage/message';
 import { PreviewStore } from '../../lib/storage/previews';
 import { thumbnailDataUrl } from '../../lib/storage/thumbnail';
 import { handleInputs } from '../shared/input';
-
-interface SaveImageDef extends NodeDef {
-  directory: string;
-  filename: string;
-  collision: CollisionPolicy;
-  preview: boolean;
-  maxSize: string | number;
-}
+import { editorSettingsFor, settingsOf } from '../shared/settings';
 
 /** The pack's own comms topic (never the shared `image` topic other packs use). */
 const PREVIEW_TOPIC = 'image-gen/preview';
@@ -25,34 +17,27 @@ const directories = new Map<string, string>();
 export = function register(RED: NodeAPI): void {
   // Each node's last preview, kept across editor reloads and Node-RED restarts.
   const previews = new PreviewStore(RED.settings.userDir ? path.join(RED.settings.userDir, 'image-gen-previews') : undefined);
-  function SaveImage(this: Node, def: SaveImageDef): void {
+  function SaveImage(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
-    // Settings the runtime cannot use leave the node deployed, saying why on every message.
-    let target: SaveTarget | undefined;
-    let problem: Error | undefined;
-    try {
-      target = saveTargetOf({ ...def }, RED.settings.userDir ?? process.cwd());
-      directories.set(this.id, target.baseDir);
-    } catch (error) {
-      problem = error as Error;
-      this.error(problem.message);
-    }
+    const configured = settingsOf(this, saveImageSettingsSchema, def);
+    const target = configured.value && saveTargetOf(configured.value, RED.settings.userDir ?? process.cwd());
+    if (target) directories.set(this.id, target.baseDir);
     const downloads = new HttpClient({ provider: 'image download', baseUrl: 'http://localhost', timeoutMs: 60_000, retry: { maxRetries: 2 } });
 
     handleInputs(RED, this, async (msg, { signal, status }) => {
-      if (!target) throw problem;
-      const { baseDir } = target;
+      const { preview } = configured.read();
+      const { baseDir } = target as NonNullable<typeof target>;
       if (msg.gallery !== undefined) {
         const query = galleryQuerySchema.safeParse(msg.gallery ?? {});
         if (!query.success) throw new InvalidRequestError(`msg.gallery: ${describeIssues(query.error)}`);
         msg.payload = await listGallery(baseDir, query.data);
         return msg;
       }
-      const files = await saveMessageImages(target, msg, downloads, signal);
+      const files = await saveMessageImages(target as NonNullable<typeof target>, msg, downloads, signal);
       msg.files = files;
       status.saved(files.filter((file) => !file.skipped).length);
       const last = files[files.length - 1];
-      if (def.preview !== false && last && !last.skipped) {
+      if (preview !== false && last && !last.skipped) {
         const src = await thumbnailDataUrl(last.path, last.bytes);
         if (src) {
           RED.comms.publish(`${PREVIEW_TOPIC}/${this.id}`, { id: this.id, src }, false);
@@ -66,7 +51,7 @@ export = function register(RED: NodeAPI): void {
       void Promise.all([removed ? previews.remove(this.id) : undefined, downloads.close()]).then(() => done(), () => done());
     });
   }
-  RED.nodes.registerType('save-image', SaveImage, { settings: { saveImageLimits: { value: SAVE_IMAGE_LIMITS, exportable: true } } });
+  RED.nodes.registerType('save-image', SaveImage, { settings: editorSettingsFor('save-image', saveImageSettingsSchema) });
 
   RED.httpAdmin.get('/image-gen/save-image/:id/preview', RED.auth.needsPermission('save-image.read'), (req, res) => {
     const id = String(req.params.id);

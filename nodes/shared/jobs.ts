@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Node, NodeAPI } from 'node-red';
+import type { z } from 'zod';
 import type { Generation, JobInfo, ResolvedRequest } from '../../lib/contract';
 import { InvalidRequestError, applyResult, resolveRequest } from '../../lib/contract';
 import { journalFor, restoreMessage, serialisableMessage } from '../../lib/jobs/journal';
 import type { JobJournal, JournalEntry } from '../../lib/jobs/journal';
 import { isWebhookProvider, webhookRegistry } from '../../lib/jobs/webhooks';
 import { waitRecorded } from '../../lib/jobs/run';
-import type { Completion, JobRecorder, RunOptions } from '../../lib/jobs/run';
+import type { JobRecorder, RunOptions, submittingSettingsSchema } from '../../lib/jobs/run';
 import type { ProviderConnection } from '../../lib/providers';
 import { handleInputs } from './input';
 import type { InputContext, Inputs, Message } from './input';
@@ -92,34 +93,28 @@ export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, se
   );
 }
 
-/** The settings every node that submits paid jobs stores, with DESIGN.md's names. */
-export interface SubmittingNodeDef extends NodeDef {
-  provider: string;
-  model: string;
-  prompt: string;
-  params: unknown;
-  completion: Completion;
-  download: boolean;
-}
+export type SubmittingSettings = z.output<typeof submittingSettingsSchema>;
 
-export type Submit = (connection: ProviderConnection, request: ResolvedRequest, msg: Message, options: RunOptions) => Promise<Generation | JobInfo>;
+export type Submit<S> = (connection: ProviderConnection, request: ResolvedRequest, msg: Message, options: RunOptions, settings: S) => Promise<Generation | JobInfo>;
 
 /**
  * The life of a node that submits paid jobs (flux-generate, piapi-task): each message is resolved,
  * journaled from just before its submit, and completed as the node's `completion` says; jobs
- * journaled before a redeploy or restart resume. `submit` is the one provider-specific part.
+ * journaled before a redeploy or restart resume. `submit` is the one provider-specific part;
+ * `settings` reads the node's settings (see settingsOf).
  */
-export function handleSubmissions(RED: NodeAPI, node: Node, def: SubmittingNodeDef, submit: Submit): void {
-  const download = def.download === true;
+export function handleSubmissions<S extends SubmittingSettings>(RED: NodeAPI, node: Node, providerId: string, settings: () => S, submit: Submit<S>): void {
   const inputs = handleInputs(RED, node, async (msg, { signal, status }) => {
-    const connection = connectionFor(RED, def.provider);
-    const request = resolveRequest(msg, def);
-    const recorder = recorderFor(RED, node, def.provider, msg);
-    const result = await submit(connection, request, msg, { signal, completion: def.completion || 'wait', download, onPhase: status.phase, recorder, webhookPath: deployedWebhookPath() });
+    const current = settings();
+    const connection = connectionFor(RED, providerId);
+    const request = resolveRequest(msg, current);
+    const recorder = recorderFor(RED, node, providerId, msg);
+    const options: RunOptions = { signal, completion: current.completion || 'wait', download: current.download === true, onPhase: status.phase, recorder, webhookPath: deployedWebhookPath() };
+    const result = await submit(connection, request, msg, options, current);
     status.finished(result);
     return applyResult(msg, result);
   });
-  resumeJournaledJobs(RED, node, inputs, () => ({ download }));
+  resumeJournaledJobs(RED, node, inputs, () => ({ download: settings().download === true }));
 }
 
 /** The latest RED API per runtime events emitter: one listener per runtime, using the newest API it was given. */

@@ -1,26 +1,19 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { applyResult, resolveRequest } from '../../lib/contract';
-import { runWorkersAi } from '../../lib/jobs/run';
-import type { WorkersAiEndpoint } from '../../lib/jobs/run';
+import { runWorkersAi, workersAiSettingsSchema } from '../../lib/jobs/run';
 import { handleInputs } from '../shared/input';
 import { connectionFor } from '../shared/provider';
-
-interface WorkersAiDef extends NodeDef {
-  provider: string;
-  /** Used with a sandbox config; a worker or cloudflare config decides by its kind. */
-  endpoint: WorkersAiEndpoint;
-  model: string;
-  prompt: string;
-  params: unknown;
-}
+import { editorSettingsFor, settingsOf } from '../shared/settings';
 
 export = function register(RED: NodeAPI): void {
-  function WorkersAi(this: Node, def: WorkersAiDef): void {
+  function WorkersAi(this: Node, def: NodeDef & { provider: string }): void {
     RED.nodes.createNode(this, def);
+    const settings = settingsOf(this, workersAiSettingsSchema, def).read;
     handleInputs(RED, this, async (msg, { signal, status }) => {
+      const current = settings();
       const connection = connectionFor(RED, def.provider);
-      const request = resolveRequest(msg, def);
-      const result = await runWorkersAi(connection, request, def.endpoint || 'worker', {
+      const request = resolveRequest(msg, current);
+      const result = await runWorkersAi(connection, request, current.endpoint || 'worker', {
         signal,
         completion: 'wait',
         download: false,
@@ -30,5 +23,5 @@ export = function register(RED: NodeAPI): void {
       return applyResult(msg, result);
     });
   }
-  RED.nodes.registerType('workers-ai', WorkersAi);
+  RED.nodes.registerType('workers-ai', WorkersAi, { settings: editorSettingsFor('workers-ai', workersAiSettingsSchema) });
 };

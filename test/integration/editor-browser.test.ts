@@ -55,7 +55,32 @@ const SETTING_CHECKS: Record<string, Array<[field: string, value: string, refuse
     ['threads', '4', false],
     ['threads', '0', false],
   ],
+  'job-webhook': [
+    ['path', '/hooks/../admin', true],
+    ['path', 'hooks', true],
+    ['path', '/hooks/images', false],
+  ],
 };
+
+/** Checked in the provider config dialog, opened from flux-generate's. */
+const PROVIDER_CONFIG_CHECKS: Array<[field: string, value: string, refused: boolean]> = [
+  ['rpm', '0', true],
+  ['rpm', '60', false],
+  ['budget', '-1', true],
+  ['budget', '2.5', false],
+  ['webhookBaseUrl', 'ftp://example.com', true],
+  ['webhookBaseUrl', 'https://example.com/hooks', false],
+];
+
+/** Types values into a dialog's inputs, checking each is marked refused exactly when the runtime would refuse it. */
+async function checkSettings(page: Page, prefix: string, type: string, checks: Array<[field: string, value: string, refused: boolean]>): Promise<void> {
+  for (const [field, value, refused] of checks) {
+    const input = page.locator(`#${prefix}-${field}`);
+    await input.fill(value);
+    await input.dispatchEvent('change');
+    assert.equal(await input.evaluate((element) => element.classList.contains('input-error')), refused, `${type} ${field} "${value}"`);
+  }
+}
 
 /** Screenshots leave out the editor's passing notifications ("Successfully deployed"), which cover the canvas. */
 const QUIET = '.red-ui-notification { visibility: hidden !important; }';
@@ -181,12 +206,7 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       await form.waitFor();
       const text = await page.locator('.red-ui-tray').last().innerText();
       assert.doesNotMatch(text, new RegExp(`${type}\\.(label|placeholder)\\.`), `${type}: untranslated labels`);
-      for (const [field, value, refused] of SETTING_CHECKS[type] ?? []) {
-        const input = page.locator(`#node-input-${field}`);
-        await input.fill(value);
-        await input.dispatchEvent('change');
-        assert.equal(await input.evaluate((element) => element.classList.contains('input-error')), refused, `${type} ${field} "${value}"`);
-      }
+      await checkSettings(page, 'node-input', type, SETTING_CHECKS[type] ?? []);
       if (type === 'flux-generate') {
         // A trial click waits until the tray has stopped sliding in.
         await page.locator('#node-dialog-ok').click({ trial: true });
@@ -198,6 +218,7 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
         assert.doesNotMatch(await config.innerText(), /provider-config\.(label|placeholder)\./);
         await page.locator('#node-config-dialog-ok').click({ trial: true });
         await config.screenshot({ path: path.join(SCREENSHOTS, 'dialog-provider-config.png'), style: QUIET });
+        await checkSettings(page, 'node-config-input', 'provider-config', PROVIDER_CONFIG_CHECKS);
         await page.click('#node-config-dialog-cancel');
         await kind.waitFor({ state: 'detached' });
       }

@@ -26,8 +26,8 @@ describe('nodes given hostile settings and messages', function () {
   });
 
   for (const [label, settings, message] of [
-    ['a number as the configured model', { model: 42 }, /the node's model setting must be text, not a number/],
-    ['an object as the configured prompt', { prompt: { text: 'p' } }, /the node's prompt setting must be text, not an object/],
+    ['a number as the configured model', { model: 42 }, /workers-ai's settings cannot be used: model: Invalid input: expected string, received number/],
+    ['an object as the configured prompt', { prompt: { text: 'p' } }, /workers-ai's settings cannot be used: prompt: Invalid input: expected string, received object/],
   ] as const) {
     it(`refuses ${label} through Catch, not with a TypeError`, async () => {
       const { run, sandbox } = await loadFlow(['workers-ai'], { ...rest, ...settings });
@@ -55,6 +55,6 @@ describe('nodes given hostile settings and messages', function () {
   it('deploys local-sd with CPU threads "-4", saying why on each message instead of logging zod JSON', async () => {
     const { run } = await loadFlow(['local-sd'], { type: 'local-sd', model: 'sandbox-tiny-sd', device: 'cpu', threads: '-4', prompt: '', params: {} });
     const { error } = await run({ prompt: 'a cat' });
-    assert.match(error?.message ?? '', /CPU threads must be a whole number from 0 \(onnxruntime chooses\) to 256, not "-4"/);
+    assert.match(error?.message ?? '', /local-sd's settings cannot be used: threads: must be 0 to 256/);
   });
 });

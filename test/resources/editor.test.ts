@@ -69,7 +69,7 @@ describe('resources/editor.js (the editors\' shared parameters box)', () => {
       const file = path.join(REPO_ROOT, 'nodes', type, `${type}.html`);
       if (!fs.existsSync(file)) continue;
       const html = fs.readFileSync(file, 'utf8');
-      if (!html.includes('ImageGenEditor')) continue;
+      if (!html.includes('ImageGenEditor.saveParams')) continue;
       assert.ok(html.includes('src="resources/node-red-contrib-image-gen/editor.js"'), `${type}.html uses the helpers without loading them`);
       const messages = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'nodes', type, 'locales', 'en-US', `${type}.json`), 'utf8')) as Record<string, { errors?: { params?: string } }>;
       assert.ok(messages[type]?.errors?.params, `${type} has no errors.params message`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { JobSnapshot } from '../../../lib/contract';
 import { ProviderError } from '../../../lib/http';
-import { JobError, POLL_SETTING_LIMITS, pollSettingsSchema, pollUntilDone } from '../../../lib/jobs/poll';
+import { JobError, jobPollSettingsSchema, pollUntilDone } from '../../../lib/jobs/poll';
 import { rejectionOf } from '../../support/net';
 
 function script(...steps: Array<JobSnapshot | Error>): { fetch: () => Promise<JobSnapshot>; calls: number[] } {
@@ -73,11 +73,14 @@ describe('lib/jobs pollUntilDone', () => {
   });
 
   it('reads job-poll\'s settings with the range its editor uses: empty for the defaults, 1 to 86400000 ms', () => {
-    assert.deepEqual(pollSettingsSchema.parse({ initialDelay: '', maxDelay: undefined, timeout: '5000' }), { initialDelayMs: 2_000, maxDelayMs: 30_000, timeoutMs: 5_000 });
-    for (const refused of ['0', '100000000', '12s', '1.5', -1]) {
-      const parsed = pollSettingsSchema.safeParse({ timeout: refused });
+    assert.deepEqual(jobPollSettingsSchema.parse({ initialDelay: '', maxDelay: undefined, timeout: '5000', download: true }), {
+      download: true,
+      poll: { initialDelayMs: 2_000, maxDelayMs: 30_000, timeoutMs: 5_000 },
+    });
+    for (const refused of ['0', '100000000', '86400001', '12s', '1.5', -1]) {
+      const parsed = jobPollSettingsSchema.safeParse({ timeout: refused });
       assert.equal(parsed.success, false, String(refused));
     }
-    assert.deepEqual(POLL_SETTING_LIMITS, { min: 1, max: 86_400_000 });
+    assert.equal(jobPollSettingsSchema.parse({ timeout: '86400000' }).poll.timeoutMs, 86_400_000);
   });
 });
