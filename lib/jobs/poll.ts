@@ -34,6 +34,9 @@ export const jobPollSettingsSchema = z
   })
   .transform(({ initialDelay, maxDelay, timeout, download }) => ({ download: download === true, poll: { initialDelayMs: initialDelay, maxDelayMs: maxDelay, timeoutMs: timeout } }));
 
+/** Unreadable poll answers in a row that are read again before the wait fails. */
+const UNREADABLE_POLLS_TOLERATED = 3;
+
 export type JobFailureKind = 'failed' | 'expired' | 'timeout';
 
 /** A job that ended without a result; its message names the job id and what to do. */
@@ -61,6 +64,7 @@ export async function pollUntilDone(
 ): Promise<JobSnapshot> {
   const started = performance.now();
   const elapsed = (): number => performance.now() - started;
+  let unreadableInARow = 0;
   for (let attempt = 0; ; attempt++) {
     const delay = backoffDelay(attempt, { initialMs: options.initialDelayMs, maxMs: options.maxDelayMs, random: options.random });
     const remaining = options.timeoutMs - elapsed();
@@ -71,8 +75,12 @@ export async function pollUntilDone(
       snapshot = await fetchSnapshot(options.signal);
     } catch (error) {
       if (error instanceof ProviderError && error.retryable && error.kind !== 'aborted') continue;
+      // A garbled answer to a read is usually a network or proxy hiccup, and the job is paid for: read it
+      // again a few times before giving up on it (a provider whose answers changed shape fails soon enough).
+      if (error instanceof ProviderError && error.kind === 'malformed' && ++unreadableInARow <= UNREADABLE_POLLS_TOLERATED) continue;
       throw error;
     }
+    unreadableInARow = 0;
     options.onUpdate?.(snapshot, elapsed());
     const result = outcomeOf(jobId, provider, snapshot);
     if (result) return result;

@@ -9,6 +9,10 @@ export type SandboxFault =
   | { type: 'reset' }
   /** HTTP 200 whose body is not valid JSON. */
   | { type: 'malformed' }
+  /** HTTP 200 with valid JSON that is not what the endpoint answers. */
+  | { type: 'wrong-shape' }
+  /** The normal answer, its body sent in small pieces `everyMs` apart (a slow network or provider). */
+  | { type: 'drip'; everyMs: number }
   /** Never answers; only the client's timeout or abort ends the request. */
   | { type: 'hang' };
 
@@ -18,8 +22,10 @@ export interface FaultRule {
   /** Matches when the path (after the API's prefix) contains this text or matches this pattern. */
   path?: string | RegExp;
   fault: SandboxFault;
-  /** How many matching requests it applies to (default 1). */
+  /** How many matching requests it applies to (default 1; unlimited with `chance`). */
   times?: number;
+  /** Applies to each matching request with this probability (0 to 1), instead of to the next ones. */
+  chance?: number;
 }
 
 export interface FaultTarget {
@@ -32,8 +38,11 @@ export interface FaultTarget {
 export class FaultQueue {
   private readonly rules: Array<FaultRule & { remaining: number }> = [];
 
+  /** `random` decides `chance` rules: a seeded generator makes a chaos run repeatable. */
+  constructor(private readonly random: () => number = Math.random) {}
+
   add(rule: FaultRule): void {
-    this.rules.push({ ...rule, remaining: rule.times ?? 1 });
+    this.rules.push({ ...rule, remaining: rule.times ?? (rule.chance === undefined ? 1 : Infinity) });
   }
 
   clear(): void {
@@ -41,7 +50,7 @@ export class FaultQueue {
   }
 
   take(target: FaultTarget): SandboxFault | undefined {
-    const index = this.rules.findIndex((rule) => matches(rule, target));
+    const index = this.rules.findIndex((rule) => matches(rule, target) && (rule.chance === undefined || this.random() < rule.chance));
     if (index < 0) return undefined;
     const rule = this.rules[index];
     if (--rule.remaining <= 0) this.rules.splice(index, 1);

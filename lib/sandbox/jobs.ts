@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
 /** How a sandbox job ends; chosen per job by a scripted queue or a `[sandbox:...]` prompt tag. */
-export type JobOutcome = 'complete' | 'fail' | 'expire' | 'never';
+/** `moderate`: the provider's content moderation refuses the finished job (it ends failed, saying so). */
+export type JobOutcome = 'complete' | 'fail' | 'moderate' | 'expire' | 'never';
 
 export type JobPhase = 'pending' | 'processing' | 'completed' | 'failed' | 'expired';
 
@@ -19,7 +20,7 @@ export interface JobScript {
   durationMs?: number;
 }
 
-const OUTCOME_TAG = /\[sandbox:(complete|fail|expire|never)\]/i;
+const OUTCOME_TAG = /\[sandbox:(complete|fail|moderate|expire|never)\]/i;
 
 /** A `[sandbox:fail]`-style tag in a prompt picks the job's outcome, so flows can rehearse failures. */
 export function outcomeFromPrompt(prompt: unknown): JobOutcome | undefined {
@@ -87,7 +88,7 @@ export class JobStore<Extra> {
     const elapsed = now - job.createdAt;
     if (elapsed < job.durationMs * PENDING_SHARE) return 'pending';
     if (elapsed < job.durationMs || job.outcome === 'never') return 'processing';
-    if (job.outcome === 'fail') return 'failed';
+    if (job.outcome === 'fail' || job.outcome === 'moderate') return 'failed';
     if (job.outcome === 'expire') return 'expired';
     return 'completed';
   }

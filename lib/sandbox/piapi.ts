@@ -131,7 +131,9 @@ export function piapiEmulator(sandbox: SandboxState, closeHooks: Array<() => voi
       config: { service_mode: job.extra.serviceMode, webhook_config: job.extra.webhook ?? { endpoint: '', secret: '' } },
       error:
         phase === 'failed'
-          ? { code: 1500, raw_message: 'model failure', message: 'Service temporarily unavailable' }
+          ? job.outcome === 'moderate'
+            ? { code: 10000, raw_message: 'content moderation', message: 'the prompt or output was blocked by content moderation' }
+            : { code: 1500, raw_message: 'model failure', message: 'Service temporarily unavailable' }
           : phase === 'expired'
             ? { code: 10000, raw_message: 'timeout', message: 'task expired before it finished' }
             : { code: 0, raw_message: '', message: '' },

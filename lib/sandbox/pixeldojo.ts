@@ -129,7 +129,12 @@ export function pixeldojoEmulator(sandbox: SandboxState, closeHooks: Array<() =>
       else base.output = { images: urls };
       base.expiresAt = new Date(job.createdAt + 24 * 3600_000).toISOString();
     }
-    if (phase === 'failed') base.error = { code: 'generation_failed', message: 'The model failed to generate an image' };
+    if (phase === 'failed') {
+      base.error =
+        job.outcome === 'moderate'
+          ? { code: 'content_moderated', message: 'The output was blocked by content moderation' }
+          : { code: 'generation_failed', message: 'The model failed to generate an image' };
+    }
     return base;
   };
 

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import { FaultQueue } from './faults';
-import type { FaultRule, SandboxApi } from './faults';
+import type { FaultRule, SandboxApi, SandboxFault } from './faults';
 import { renderJpeg, renderPng } from './images';
 import type { JobScript } from './jobs';
 
@@ -23,6 +23,8 @@ export interface SandboxOptions {
   webhookRepeats?: number;
   /** Each webhook is delivered this long after the change it reports (a slow provider). */
   webhookDelayMs?: number;
+  /** Decides faults injected with a `chance` (a seeded generator makes a chaos run repeatable). */
+  random?: () => number;
 }
 
 export const SANDBOX_API_KEY = 'sandbox-key';
@@ -37,6 +39,10 @@ export interface RecordedRequest {
   /** Parsed JSON when the body was JSON, else the raw text (or undefined when empty). */
   body: unknown;
   receivedAt: number;
+  /** The status answered, once the answer is sent (none for a reset or an unfinished answer). */
+  status?: number;
+  /** The injected fault it got, if any. */
+  fault?: SandboxFault['type'];
 }
 
 export interface WebhookDelivery {
@@ -113,7 +119,7 @@ export class SandboxServer implements SandboxState {
   readonly options: Required<SandboxOptions>;
   readonly requests: RecordedRequest[] = [];
   readonly webhooks: WebhookDelivery[] = [];
-  readonly faults = new FaultQueue();
+  readonly faults: FaultQueue;
   credits: number;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
@@ -135,8 +141,10 @@ export class SandboxServer implements SandboxState {
       credits: options.credits ?? 1000,
       webhookRepeats: options.webhookRepeats ?? 1,
       webhookDelayMs: options.webhookDelayMs ?? 0,
+      random: options.random ?? Math.random,
     };
     this.credits = this.options.credits;
+    this.faults = new FaultQueue(this.options.random);
     this.mounts = emulators.map((create) => create(this, this.closeHooks));
   }
 
@@ -270,14 +278,16 @@ export class SandboxServer implements SandboxState {
       return;
     }
     const parsed = raw.length > 0 ? parseJson(raw) : undefined;
-    this.requests.push({
+    const record: RecordedRequest = {
       api: mount?.api ?? 'unknown',
       method,
       path: subPath + url.search,
       headers: Object.fromEntries(Object.entries(req.headers).map(([key, value]) => [key, String(value)])),
       body: parsed === undefined ? undefined : parsed.ok ? parsed.value : raw.toString('utf8'),
       receivedAt: Date.now(),
-    });
+    };
+    this.requests.push(record);
+    res.once('finish', () => (record.status = res.statusCode));
     if (!mount) {
       if (url.pathname === '/') sendJson(res, 200, { sandbox: true, apis: this.mounts.map((entry) => this.baseUrl(entry.api)) });
       else sendJson(res, 404, { error: `no sandbox route for ${method} ${url.pathname}` });
@@ -285,7 +295,9 @@ export class SandboxServer implements SandboxState {
     }
     const fault = this.faults.take({ api: mount.api, method, path: subPath });
     if (fault) {
+      record.fault = fault.type;
       if (fault.type === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.ms));
+      else if (fault.type === 'drip') dribble(res, fault.everyMs);
       else return applyFault(fault, res);
     }
     for (const route of mount.routes) {
@@ -303,7 +315,37 @@ export class SandboxServer implements SandboxState {
   }
 }
 
-function applyFault(fault: Exclude<FaultRule['fault'], { type: 'latency' }>, res: ServerResponse): void {
+/** How many pieces a dripped answer's body is sent in. */
+const DRIP_PIECES = 8;
+
+/** Holds what a handler writes, then sends the body in pieces `everyMs` apart. */
+function dribble(res: ServerResponse, everyMs: number): void {
+  const chunks: Buffer[] = [];
+  const write = res.write.bind(res);
+  const end = res.end.bind(res);
+  const hold = (chunk: unknown): void => {
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+  };
+  res.write = ((chunk: unknown) => {
+    hold(chunk);
+    return true;
+  }) as ServerResponse['write'];
+  res.end = ((chunk?: unknown) => {
+    hold(chunk);
+    const body = Buffer.concat(chunks);
+    const size = Math.max(1, Math.ceil(body.length / DRIP_PIECES));
+    void (async () => {
+      for (let offset = 0; offset < body.length && !res.destroyed; offset += size) {
+        write(body.subarray(offset, offset + size));
+        await delay(everyMs);
+      }
+      if (!res.destroyed) end();
+    })();
+    return res;
+  }) as ServerResponse['end'];
+}
+
+function applyFault(fault: Exclude<FaultRule['fault'], { type: 'latency' | 'drip' }>, res: ServerResponse): void {
   switch (fault.type) {
     case 'status': {
       const headers: Record<string, string> = {};
@@ -318,6 +360,9 @@ function applyFault(fault: Exclude<FaultRule['fault'], { type: 'latency' }>, res
     case 'malformed':
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"images": ["http://trunc');
+      return;
+    case 'wrong-shape':
+      sendJson(res, 200, { ok: true, note: 'sandbox fault: a success answer in a shape no endpoint gives' });
       return;
     case 'hang':
       return;

@@ -1,4 +1,6 @@
+import { InvalidRequestError } from '../contract';
 import type { GeneratedImage } from '../contract';
+import { ProviderError } from '../http';
 import type { HttpClient } from '../http';
 import { detectImageType, imageSize } from './image-type';
 
@@ -33,11 +35,19 @@ export async function downloadImages(
   return Promise.all(
     images.map(async (image) => {
       if (image.data || !image.url) return image;
+      const url = image.url;
+      if (!/^https?:\/\/[^/]/i.test(url)) {
+        throw new InvalidRequestError(`only http:// and https:// image URLs are downloaded, not "${url.slice(0, 80)}"`);
+      }
       const response = await client
-        .send({ method: 'GET', path: image.url, intent: 'read', authenticate: false, rateLimited: false, maxBodyBytes, signal: deadline.signal, jobId })
+        .send({ method: 'GET', path: url, intent: 'read', authenticate: false, rateLimited: false, maxBodyBytes, signal: deadline.signal, jobId })
         .catch((error: unknown) => {
+          // A redirect could lead anywhere, a private address included: it is reported, never followed.
+          if (error instanceof ProviderError && error.status !== undefined && error.status >= 300 && error.status < 400) {
+            throw client.error(`${url} redirects (HTTP ${error.status}); image downloads follow no redirect`, { jobId }, { kind: 'http', status: error.status, retryable: false });
+          }
           if (!deadline.expired()) throw error;
-          throw client.error(`the images were not downloaded within ${deadlineMs / 1000} s: ${image.url} came too slowly`, { jobId }, { kind: 'timeout', retryable: false });
+          throw client.error(`the images were not downloaded within ${deadlineMs / 1000} s: ${url} came too slowly`, { jobId }, { kind: 'timeout', retryable: false });
         });
       const mimeType = detectImageType(response.body);
       if (!mimeType) {

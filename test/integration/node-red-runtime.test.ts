@@ -2,32 +2,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../support/net';
-import { startRuntime } from '../support/runtime';
+import { ADMIN_AUTH, adminToken, startRuntime } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
 
 /** Node-RED's own start-up warnings on a fresh user directory; anything else in the log is ours to fix. */
 const CORE_STARTUP_WARNINGS = [/Projects disabled/, /Encrypted credentials not found/];
 
-// Users checked by settings.js itself, so the test needs no password hashing library.
-const ADMIN_AUTH = `adminAuth: {
-    type: 'credentials',
-    users: (username) => Promise.resolve({ admin: { username: 'admin', permissions: '*' }, viewer: { username: 'viewer', permissions: 'read' } }[username] || null),
-    authenticate: (username, password) => Promise.resolve(
-      password === 'pw-' + username ? { admin: { username: 'admin', permissions: '*' }, viewer: { username: 'viewer', permissions: 'read' } }[username] || null : null),
-  },`;
-
 describe('the pack in a real Node-RED runtime (the way npm start runs it)', function () {
   this.timeout(60_000);
   let runtime: Runtime;
   const call: Runtime['call'] = (...args) => runtime.call(...args);
-  async function token(username: 'admin' | 'viewer'): Promise<string> {
-    const scope = username === 'admin' ? '*' : 'read';
-    const answer = await call('POST', '/auth/token', {
-      body: { client_id: 'node-red-admin', grant_type: 'password', scope, username, password: `pw-${username}` },
-    });
-    assert.equal(answer.status, 200, answer.text);
-    return answer.json().access_token as string;
-  }
+  const token = (username: 'admin' | 'viewer'): Promise<string> => adminToken(runtime, username);
 
   before(async () => {
     runtime = await startRuntime(ADMIN_AUTH);

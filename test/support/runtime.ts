@@ -31,8 +31,30 @@ export interface Runtime {
   ): Promise<RuntimeAnswer>;
   /** A full deploy of `flow` (without authentication). */
   deploy(flow: unknown[]): Promise<void>;
+  /** Node-RED's exit code, or null while it runs. */
+  exitCode: () => number | null;
+  /** Kills Node-RED with SIGKILL (a power cut), keeping its user directory. */
+  kill(): Promise<void>;
   /** Stops Node-RED; the user directory is removed unless `keepUserDir` (for a restart test). */
   stop(options?: { keepUserDir?: boolean }): Promise<void>;
+}
+
+/** settings.js adminAuth with an `admin` (every permission) and a read-only `viewer`; each password is `pw-<name>`. */
+export const ADMIN_AUTH = `adminAuth: {
+    type: 'credentials',
+    users: (username) => Promise.resolve({ admin: { username: 'admin', permissions: '*' }, viewer: { username: 'viewer', permissions: 'read' } }[username] || null),
+    authenticate: (username, password) => Promise.resolve(
+      password === 'pw-' + username ? { admin: { username: 'admin', permissions: '*' }, viewer: { username: 'viewer', permissions: 'read' } }[username] || null : null),
+  },`;
+
+/** An access token for one of ADMIN_AUTH's users. */
+export async function adminToken(runtime: Runtime, username: 'admin' | 'viewer'): Promise<string> {
+  const scope = username === 'admin' ? '*' : 'read';
+  const answer = await runtime.call('POST', '/auth/token', {
+    body: { client_id: 'node-red-admin', grant_type: 'password', scope, username, password: `pw-${username}` },
+  });
+  assert.equal(answer.status, 200, answer.text);
+  return answer.json().access_token as string;
 }
 
 /** Starts Node-RED in its own process, the way `npm start` does, in a temporary user directory. */
@@ -93,8 +115,15 @@ async function watch(child: ChildProcess, port: number, userDir: string): Promis
       const answer = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
       assert.equal(answer.status, 204, answer.text);
     },
+    exitCode: () => child.exitCode ?? (child.signalCode ? 128 : null),
+    async kill() {
+      if (child.exitCode !== null || child.signalCode) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop(options = {}) {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && !child.signalCode) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGINT');
         await exited;

@@ -40,6 +40,17 @@ describe('lib/jobs pollUntilDone', () => {
     assert.ok(updates[1][1] > updates[0][1]);
   });
 
+  it('reads a job again after up to three unreadable answers in a row, and fails on the fourth', async () => {
+    const unreadable = () => new ProviderError('P sent an answer that is not JSON (HTTP 200)', { provider: 'P', kind: 'malformed', status: 200, retryable: false });
+    const recovers = script(unreadable(), unreadable(), unreadable(), { status: 'processing' }, unreadable(), unreadable(), unreadable(), { status: 'completed' });
+    assert.equal((await pollUntilDone('j1', 'P', recovers.fetch, fast)).status, 'completed');
+    assert.equal(recovers.calls.length, 8);
+    const fourth = unreadable();
+    const broken = script(unreadable(), unreadable(), unreadable(), fourth, { status: 'completed' });
+    assert.equal(await rejectionOf(pollUntilDone('j1', 'P', broken.fetch, fast)), fourth);
+    assert.equal(broken.calls.length, 4);
+  });
+
   it('rides out transient errors, and stops at a permanent one', async () => {
     assert.equal((await pollUntilDone('j1', 'P', script(transient(), transient(), { status: 'completed' }).fetch, fast)).status, 'completed');
     const refused = new ProviderError('401', { provider: 'P', kind: 'http', status: 401, retryable: false });

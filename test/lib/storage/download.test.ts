@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { HttpClient, ProviderError } from '../../../lib/http';
 import { startSandbox } from '../../../lib/sandbox';
 import type { SandboxServer } from '../../../lib/sandbox';
@@ -31,6 +33,29 @@ describe('lib/storage downloadImages', () => {
     const error = await rejectionOf(downloadImages(client, [{ url }], undefined, 'job_1'));
     assert.ok(error instanceof ProviderError);
     assert.match(error.message, /\/models did not return a PNG, JPEG or WebP image \(application\/json\) \(job job_1\)/);
+  });
+
+  for (const url of ['file:///etc/passwd', 'ftp://127.0.0.1/x.png', 'data:image/png;base64,iVBORw0KGgo=', 'javascript:alert(1)', '//127.0.0.1/x.png', '/files/x.png']) {
+    it(`refuses to download ${url}, sending nothing`, async () => {
+      const error = await rejectionOf(downloadImages(client, [{ url }]));
+      assert.equal(error.name, 'InvalidRequestError');
+      assert.match(error.message, /only http:\/\/ and https:\/\/ image URLs are downloaded/);
+      assert.equal(sandbox.requests.length, 0);
+    });
+  }
+
+  it('follows no redirect, saying so', async () => {
+    const target = sandbox.fileUrl({ seed: 1, width: 8, height: 8, format: 'png', tag: 'x' });
+    const redirecting = createServer((_req, res) => res.writeHead(302, { location: target }).end());
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/image.png`;
+      const error = await rejectionOf(downloadImages(client, [{ url }]));
+      assert.match(error.message, /image\.png redirects \(HTTP 302\); image downloads follow no redirect/);
+      assert.equal(sandbox.requestsTo('files').length, 0);
+    } finally {
+      redirecting.close();
+    }
   });
 
   it('reports an expired (404) URL', async () => {
