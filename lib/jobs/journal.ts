@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { jobSchema } from '../contract';
-import { writeFileAtomically } from '../storage/atomic';
+import { AppendLog } from '../storage/append-log';
 
 /**
  * The pending-job journal: every paid job a node is waiting for, on disk in the Node-RED user
@@ -27,7 +27,7 @@ export const journalEntrySchema = z.object({
 });
 export type JournalEntry = z.infer<typeof journalEntrySchema>;
 
-const journalFileSchema = z.object({ version: z.literal(1), jobs: z.array(journalEntrySchema) });
+const legacyFileSchema = z.object({ version: z.literal(1), jobs: z.array(journalEntrySchema) });
 
 /** Properties that only mean something in the running process (an HTTP request and response). */
 const PROCESS_ONLY = new Set(['req', 'res', '_msgid']);
@@ -77,22 +77,41 @@ export function restoreMessage(saved: Record<string, unknown>): Record<string, u
   return restore(saved) as Record<string, unknown>;
 }
 
-export const JOURNAL_FILE = 'image-gen-jobs.json';
+export const JOURNAL_FILE = 'image-gen-jobs.jsonl';
+/** The journal's earlier format (one JSON document, rewritten whole), read once and carried over. */
+const LEGACY_JOURNAL_FILE = 'image-gen-jobs.json';
+
+/** One change to the journal, a line of its file: an entry added, fields of one changed, one removed. */
+const journalRecordSchema = z.union([
+  z.object({ put: journalEntrySchema }),
+  z.object({ patch: z.object({ key: z.string(), change: journalEntrySchema.omit({ key: true }).partial() }) }),
+  z.object({ del: z.string() }),
+]);
+type JournalRecord = z.infer<typeof journalRecordSchema>;
 
 /**
- * One journal file, rewritten whole and atomically (temporary file + rename) on every change;
- * changes are queued so concurrent writers never interleave. A file that cannot be read is moved
- * aside with a warning and the journal starts empty: it never stops Node-RED.
+ * The journal, kept in memory and on disk as an append-only log (lib/storage/append-log.ts): each
+ * add, update and remove writes one line, so its cost does not grow with the number of pending jobs;
+ * a message is written once, with its entry. A journal that cannot be read is reported with a
+ * warning and starts empty: it never stops Node-RED.
  */
 export class JobJournal {
   private entries = new Map<string, JournalEntry>();
-  private writing: Promise<void> = Promise.resolve();
+  /** Entries by their webhook secret's digest, so a delivery finds its job without a scan. */
+  private bySecretHash = new Map<string, string>();
   private loaded?: Promise<void>;
+  private readonly log: AppendLog<JournalRecord>;
 
   constructor(
     readonly file: string,
     private readonly warn: (message: string) => void,
-  ) {}
+  ) {
+    this.log = new AppendLog(file, journalRecordSchema, {
+      warn: (message) => this.warn(`the pending-job journal: ${message}`),
+      snapshot: () => [...this.entries.values()].map((entry) => ({ put: entry })),
+      liveRecords: () => this.entries.size,
+    });
+  }
 
   /** Reads the file once; later calls wait for that first read. */
   load(): Promise<void> {
@@ -104,65 +123,97 @@ export class JobJournal {
     return this.entries.size;
   }
 
+  /** Every entry: read at a deploy or restart, never per message or delivery. */
   list(): JournalEntry[] {
     return [...this.entries.values()];
   }
 
-  async add(entry: JournalEntry): Promise<void> {
-    await this.load();
-    this.entries.set(entry.key, entry);
-    await this.persist();
+  /** The entry of the job whose webhook secret has this digest. */
+  bySecret(hash: string): JournalEntry | undefined {
+    const key = this.bySecretHash.get(hash);
+    return key === undefined ? undefined : this.entries.get(key);
   }
 
-  async update(key: string, change: Partial<JournalEntry>): Promise<void> {
+  async add(entry: JournalEntry): Promise<void> {
     await this.load();
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    this.entries.set(key, { ...entry, ...change });
-    await this.persist();
+    this.apply({ put: entry });
+    await this.log.append({ put: entry });
+  }
+
+  async update(key: string, change: Partial<Omit<JournalEntry, 'key'>>): Promise<void> {
+    await this.load();
+    if (!this.entries.has(key)) return;
+    this.apply({ patch: { key, change } });
+    await this.log.append({ patch: { key, change } });
   }
 
   async remove(key: string): Promise<void> {
     await this.load();
-    if (this.entries.delete(key)) await this.persist();
+    if (!this.entries.has(key)) return;
+    this.apply({ del: key });
+    await this.log.append({ del: key });
+  }
+
+  private apply(record: JournalRecord): void {
+    if ('put' in record) {
+      this.forget(record.put.key);
+      this.entries.set(record.put.key, record.put);
+      if (record.put.webhookSecretHash) this.bySecretHash.set(record.put.webhookSecretHash, record.put.key);
+    } else if ('patch' in record) {
+      const entry = this.entries.get(record.patch.key);
+      if (entry) this.apply({ put: { ...entry, ...record.patch.change, key: entry.key } });
+    } else {
+      this.forget(record.del);
+    }
+  }
+
+  private forget(key: string): void {
+    const hash = this.entries.get(key)?.webhookSecretHash;
+    if (hash) this.bySecretHash.delete(hash);
+    this.entries.delete(key);
   }
 
   private async read(): Promise<void> {
-    let text: string;
     try {
-      text = await fs.promises.readFile(this.file, 'utf8');
+      for (const record of await this.log.read()) this.apply(record);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
       // Unreadable (a folder of that name, no permission): start empty rather than stop Node-RED.
       // Writes will fail the same way, so paid submits are refused with that error until it is fixed.
+      const code = (error as NodeJS.ErrnoException).code;
       this.warn(`the pending-job journal ${this.file} cannot be read (${code ?? String(error)}): no journaled job was resumed; fix or remove it`);
       return;
     }
-    let parsed: z.infer<typeof journalFileSchema> | undefined;
+    await this.carryOverLegacy();
+  }
+
+  /** Moves the entries of a journal in the earlier format into the log, then removes that file. */
+  private async carryOverLegacy(): Promise<void> {
+    const legacy = path.join(path.dirname(this.file), LEGACY_JOURNAL_FILE);
+    let text: string;
     try {
-      const result = journalFileSchema.safeParse(JSON.parse(text));
+      text = await fs.promises.readFile(legacy, 'utf8');
+    } catch {
+      return;
+    }
+    let parsed: z.infer<typeof legacyFileSchema> | undefined;
+    try {
+      const result = legacyFileSchema.safeParse(JSON.parse(text));
       if (result.success) parsed = result.data;
     } catch {
       parsed = undefined;
     }
     if (!parsed) {
-      const aside = `${this.file}.corrupt-${Date.now()}`;
-      await fs.promises.rename(this.file, aside);
-      this.warn(`the pending-job journal could not be read; it was moved to ${aside} and a new one was started. Jobs listed in it were not resumed: check them at the provider`);
+      const aside = `${legacy}.corrupt-${Date.now()}`;
+      await fs.promises.rename(legacy, aside).catch(() => undefined);
+      this.warn(`the pending-job journal could not be read; it was moved to ${aside}. Jobs listed in it were not resumed: check them at the provider`);
       return;
     }
-    this.entries = new Map(parsed.jobs.map((entry) => [entry.key, entry]));
-  }
-
-  private persist(): Promise<void> {
-    const snapshot = JSON.stringify({ version: 1, jobs: this.list() }, null, 2);
-    // A failed write is reported to its caller but must not stop the writes queued after it.
-    this.writing = this.writing.catch(() => undefined).then(async () => {
-      await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
-      await writeFileAtomically(this.file, snapshot);
-    });
-    return this.writing;
+    for (const entry of parsed.jobs) {
+      if (this.entries.has(entry.key)) continue;
+      this.apply({ put: entry });
+      await this.log.append({ put: entry });
+    }
+    await fs.promises.rm(legacy, { force: true });
   }
 }
 

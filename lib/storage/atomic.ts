@@ -11,11 +11,20 @@ export async function removeQuietly(file: string): Promise<void> {
   await fs.promises.rm(file, { force: true }).catch(() => undefined);
 }
 
-/** Replaces `file` whole or not at all: readers see the old content or the new, never a mix. */
-export async function writeFileAtomically(file: string, content: string): Promise<void> {
+/**
+ * Replaces `file` whole or not at all: readers see the old content or the new, never a mix. `durable`
+ * flushes the new content to disk before the rename, so a power cut cannot leave an empty file.
+ */
+export async function writeFileAtomically(file: string, content: string, options: { durable?: boolean } = {}): Promise<void> {
   const temporary = temporaryBeside(file);
   try {
-    await fs.promises.writeFile(temporary, content, { flag: 'wx' });
+    const handle = await fs.promises.open(temporary, 'wx');
+    try {
+      await handle.writeFile(content);
+      if (options.durable) await handle.datasync();
+    } finally {
+      await handle.close();
+    }
     await fs.promises.rename(temporary, file);
   } catch (error) {
     await removeQuietly(temporary);

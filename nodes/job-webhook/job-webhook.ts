@@ -9,7 +9,6 @@ import {
   readDelivery,
   jobWebhookSettingsSchema,
   readWebhookBody,
-  sameSecretHash,
   webhookRegistry,
   webhookSecretHash,
 } from '../../lib/jobs/webhooks';
@@ -39,7 +38,7 @@ export = function register(RED: NodeAPI): void {
     /** The journal entry of the job a secret belongs to, if the journal has one. */
     const journaled = (hash: string) => {
       const journal = journalOf(RED);
-      const entry = journal?.list().find((candidate) => candidate.webhookSecretHash && sameSecretHash(candidate.webhookSecretHash, hash));
+      const entry = journal?.bySecret(hash);
       return journal && entry ? { journal, entry } : undefined;
     };
 

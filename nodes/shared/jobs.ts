@@ -27,10 +27,11 @@ export function journalOf(RED: NodeAPI): JobJournal | undefined {
 export function recorderFor(RED: NodeAPI, node: Node, providerId: string, msg: Message, key: string = randomUUID()): JobRecorder | undefined {
   const journal = journalOf(RED);
   if (!journal) return undefined;
-  const saved = serialisableMessage(msg);
+  // Serialised when first journaled: paths that never journal (a synchronous /flux) never pay for it.
+  let saved: Record<string, unknown> | undefined;
   let webhookSecretHash: string | undefined;
   const record = (job: JobInfo) =>
-    journal.add({ key, nodeId: node.id, providerId, job, webhookSecretHash, msg: saved, submittedAt: job.submittedAt ?? new Date().toISOString() });
+    journal.add({ key, nodeId: node.id, providerId, job, webhookSecretHash, msg: (saved ??= serialisableMessage(msg)), submittedAt: job.submittedAt ?? new Date().toISOString() });
   return {
     submitting: (job, hash) => {
       webhookSecretHash = hash;

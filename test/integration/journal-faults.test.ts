@@ -3,9 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { JOURNAL_FILE } from '../../lib/jobs/journal';
+import type { JournalEntry } from '../../lib/jobs/journal';
 import { waitFor } from '../support/net';
 import { startRuntime } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
+import { journaledJobs, writeJournal } from '../support/journal';
 
 /** A job-poll with a journaled job, deployed with a setting its editor accepts but the runtime refuses. */
 function flowWithJobPoll(setting: Record<string, string>): unknown[] {
@@ -22,7 +24,7 @@ function flowWithJobPoll(setting: Record<string, string>): unknown[] {
   ];
 }
 
-const journaledJob = {
+const journaledJob: JournalEntry = {
   key: 'k-1',
   nodeId: 'poll',
   providerId: 'cfg',
@@ -54,7 +56,7 @@ describe('a real Node-RED with a troubled pending-job journal keeps running, acr
   for (const setting of refused) {
     it(`resumes a journaled job into job-poll with ${JSON.stringify(setting)}: the error goes through Catch, twice over a restart`, async () => {
       fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flowWithJobPoll(setting)));
-      fs.writeFileSync(path.join(userDir, JOURNAL_FILE), JSON.stringify({ version: 1, jobs: [journaledJob] }));
+      writeJournal(path.join(userDir, JOURNAL_FILE), [journaledJob]);
       for (const start of ['first start', 'restart']) {
         runtime = await startRuntime('', userDir);
         await waitFor(() => runtime?.log().includes('[debug:caught]'), 20_000, `the resumed job's error after the ${start}`);
@@ -67,7 +69,7 @@ describe('a real Node-RED with a troubled pending-job journal keeps running, acr
         runtime = undefined;
       }
       // The paid job is not dropped: it waits in the journal for a setting that works.
-      assert.equal((JSON.parse(fs.readFileSync(path.join(userDir, JOURNAL_FILE), 'utf8')) as { jobs: unknown[] }).jobs.length, 1);
+      assert.equal(journaledJobs(path.join(userDir, JOURNAL_FILE)).length, 1);
     });
   }
 

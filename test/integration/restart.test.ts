@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { JOURNAL_FILE } from '../../lib/jobs/journal';
 import { SANDBOX_API_KEY, startSandbox } from '../../lib/sandbox';
@@ -7,6 +6,7 @@ import type { SandboxServer } from '../../lib/sandbox';
 import { waitFor } from '../support/net';
 import { startRuntime } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
+import { journaledJobs } from '../support/journal';
 
 describe('a paid job survives a Node-RED restart', function () {
   this.timeout(120_000);
@@ -42,10 +42,10 @@ describe('a paid job survives a Node-RED restart', function () {
       if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const journalFile = path.join(userDir, JOURNAL_FILE);
-    await waitFor(() => fs.existsSync(journalFile) && JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs[0]?.job.id, 10_000, 'the job in the journal');
+    await waitFor(() => journaledJobs(journalFile)[0]?.job.id, 10_000, 'the job in the journal');
 
     await runtime.stop({ keepUserDir: true });
-    const recorded = JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs as Array<{ msg: { topic: string } }>;
+    const recorded = journaledJobs(journalFile);
     assert.equal(recorded.length, 1, 'the job is still journaled after the stop');
     assert.equal(recorded[0].msg.topic, 'keep-this-topic');
 
@@ -57,6 +57,6 @@ describe('a paid job survives a Node-RED restart', function () {
     assert.match(log, /topic: 'keep-this-topic'/);
     assert.match(log, /status: 'completed'/);
     assert.equal(sandbox.requestsTo('pixeldojo', 'POST').length, 1, 'submitted once');
-    assert.deepEqual(JSON.parse(fs.readFileSync(journalFile, 'utf8')).jobs, []);
+    assert.deepEqual(journaledJobs(journalFile), []);
   });
 });

@@ -3,9 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { JOURNAL_FILE } from '../../lib/jobs/journal';
+import type { JournalEntry } from '../../lib/jobs/journal';
 import { loadFlow, sleep } from '../support/flow';
 import { helper } from '../support/node-red';
 import { waitFor } from '../support/net';
+import { journaledJobs, writeJournal } from '../support/journal';
 
 const generate = { type: 'flux-generate', name: 'before', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait' };
 
@@ -33,7 +35,7 @@ describe('pending-job journal (with a user directory)', function () {
     });
   const journal = () => {
     const file = path.join(userDir, JOURNAL_FILE);
-    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { jobs: Array<{ key: string; job: { id?: string }; nodeId: string; msg: Record<string, unknown> }> }).jobs : [];
+    return journaledJobs(file);
   };
 
   it('records a job while the node waits for it, and removes it once delivered', async () => {
@@ -104,7 +106,7 @@ describe('pending-job journal (with a user directory)', function () {
   });
 
   it('reports through Catch a job whose submit was cut off by a restart, and sends nothing again', async () => {
-    const entry = {
+    const entry: JournalEntry = {
       key: 'k1',
       nodeId: 'n1',
       providerId: 'cfg',
@@ -112,7 +114,7 @@ describe('pending-job journal (with a user directory)', function () {
       msg: { topic: 'cut off' },
       submittedAt: new Date().toISOString(),
     };
-    fs.writeFileSync(path.join(userDir, JOURNAL_FILE), JSON.stringify({ version: 1, jobs: [entry] }));
+    writeJournal(path.join(userDir, JOURNAL_FILE), [entry]);
     const harness = await loadFlow(['flux-generate'], generate);
     await waitFor(() => harness.errors.length === 1, 5000, 'the report');
     assert.match(harness.errors[0]?.message ?? '', /Node-RED stopped while this pixeldojo job was being submitted.*may exist and be billed/);

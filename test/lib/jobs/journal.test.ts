@@ -22,7 +22,7 @@ describe('lib/jobs journal', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('persists every change, and a new journal on the same file reads it back', async () => {
-    const file = path.join(dir, 'jobs.json');
+    const file = path.join(dir, 'jobs.jsonl');
     const journal = new JobJournal(file, () => assert.fail('no warning expected'));
     await Promise.all([journal.add(entry('a')), journal.add(entry('b')), journal.add(entry('c'))]);
     await journal.remove('key-b');
@@ -30,21 +30,70 @@ describe('lib/jobs journal', () => {
     const reread = new JobJournal(file, () => assert.fail('no warning expected'));
     await reread.load();
     assert.deepEqual(reread.list().map((item) => [item.job.id, item.orphanReported]), [['a', undefined], ['c', true]]);
-    assert.deepEqual(fs.readdirSync(dir), ['jobs.json'], 'no temporary file is left');
+    assert.deepEqual(fs.readdirSync(dir), ['jobs.jsonl'], 'no temporary file is left');
   });
 
-  it('moves a corrupted journal aside with a warning, and starts empty without failing', async () => {
-    const file = path.join(dir, 'jobs.json');
-    fs.writeFileSync(file, '{"version": 1, "jobs": [{"jobId": ');
+  it('writes one line per change, the message only with the entry that adds it', async () => {
+    const file = path.join(dir, 'jobs.jsonl');
+    const journal = new JobJournal(file, () => assert.fail('no warning expected'));
+    const big = { ...entry('big'), msg: { payload: { $buffer: Buffer.alloc(1024 * 1024, 7).toString('base64') } } };
+    await journal.add(big);
+    const afterAdd = fs.statSync(file).size;
+    await Promise.all(['x', 'y', 'z'].map((id) => journal.add(entry(id))));
+    await journal.update('key-big', { orphanReported: true });
+    await journal.remove('key-x');
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, 6);
+    assert.ok(afterAdd > 1024 * 1024 && fs.statSync(file).size - afterAdd < 4096, `the later changes wrote ${fs.statSync(file).size - afterAdd} bytes`);
+  });
+
+  it('skips a torn last record with a warning, resumes every earlier entry, and appends after it cleanly', async () => {
+    const file = path.join(dir, 'jobs.jsonl');
+    const journal = new JobJournal(file, () => assert.fail('no warning expected'));
+    for (const id of ['a', 'b', 'c']) await journal.add(entry(id));
+    // Node-RED stopped in the middle of writing a fourth record.
+    fs.appendFileSync(file, JSON.stringify({ put: entry('d') }).slice(0, 40));
     const warnings: string[] = [];
-    const journal = new JobJournal(file, (message) => warnings.push(message));
+    const reread = new JobJournal(file, (message) => warnings.push(message));
+    await reread.load();
+    assert.deepEqual(reread.list().map((item) => item.job.id), ['a', 'b', 'c']);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /last record was cut short .* and was skipped/);
+    await reread.add(entry('e'));
+    const third = new JobJournal(file, () => assert.fail('no warning expected after the torn record was written over'));
+    await third.load();
+    assert.deepEqual(third.list().map((item) => item.job.id), ['a', 'b', 'c', 'e']);
+  });
+
+  it('finds a job by its webhook secret digest, as it changes', async () => {
+    const journal = new JobJournal(path.join(dir, 'jobs.jsonl'), () => undefined);
+    await journal.add({ ...entry('a'), webhookSecretHash: 'h-a' });
+    assert.equal(journal.bySecret('h-a')?.job.id, 'a');
+    await journal.remove('key-a');
+    assert.equal(journal.bySecret('h-a'), undefined);
+  });
+
+  it('carries over a journal in the earlier single-document format, then removes it', async () => {
+    fs.writeFileSync(path.join(dir, 'image-gen-jobs.json'), JSON.stringify({ version: 1, jobs: [entry('old')] }));
+    const journal = new JobJournal(path.join(dir, 'image-gen-jobs.jsonl'), () => assert.fail('no warning expected'));
+    await journal.load();
+    assert.deepEqual(journal.list().map((item) => item.job.id), ['old']);
+    assert.deepEqual(fs.readdirSync(dir), ['image-gen-jobs.jsonl']);
+    const reread = new JobJournal(path.join(dir, 'image-gen-jobs.jsonl'), () => undefined);
+    await reread.load();
+    assert.equal(reread.size, 1);
+  });
+
+  it('moves a corrupted journal in the earlier format aside with a warning, and starts empty without failing', async () => {
+    fs.writeFileSync(path.join(dir, 'image-gen-jobs.json'), '{"version": 1, "jobs": [{"jobId": ');
+    const warnings: string[] = [];
+    const journal = new JobJournal(path.join(dir, 'image-gen-jobs.jsonl'), (message) => warnings.push(message));
     await journal.load();
     assert.equal(journal.size, 0);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /could not be read; it was moved to .*jobs\.json\.corrupt-\d+/);
-    assert.ok(fs.readdirSync(dir).some((name) => name.startsWith('jobs.json.corrupt-')));
+    assert.match(warnings[0], /could not be read; it was moved to .*image-gen-jobs\.json\.corrupt-\d+/);
     await journal.add(entry('fresh'));
-    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).jobs[0].job.id, 'fresh');
+    assert.equal(journal.size, 1);
   });
 
   it('keeps what can be written down: no req/res, functions or cycles; Buffers round-trip', () => {

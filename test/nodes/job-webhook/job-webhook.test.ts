@@ -4,13 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { JOURNAL_FILE } from '../../../lib/jobs/journal';
-import type { JournalEntry } from '../../../lib/jobs/journal';
 import { webhookSecretHash } from '../../../lib/jobs/webhooks';
 import { loadFlow, sleep } from '../../support/flow';
 import type { Harness } from '../../support/flow';
 import { httpNodeCapture, serveHttpNode } from '../../support/http-node';
 import { freePort, waitFor } from '../../support/net';
 import { helper } from '../../support/node-red';
+import { journaledJobs } from '../../support/journal';
 
 const httpIn = require('@node-red/nodes/core/network/21-httpin.js') as unknown;
 
@@ -244,7 +244,7 @@ describe('job-webhook node, and completion by webhook', function () {
     });
     const journal = () => {
       const file = path.join(userDir, JOURNAL_FILE);
-      return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { jobs: JournalEntry[] }).jobs : [];
+      return journaledJobs(file);
     };
 
     it('records the job before its submit leaves, with the digest of its secret and never the secret', async () => {
