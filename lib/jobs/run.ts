@@ -51,8 +51,8 @@ export type Phase = 'submitting' | 'pending' | 'processing' | 'downloading';
 export interface JobRecorder {
   /** Just before the submit is sent: the job as far as it is known (no id yet), and its webhook secret's digest. */
   submitting(job: JobInfo, webhookSecretHash?: string): Promise<void>;
-  /** The submit answered: the job now has its id. */
-  submitted(job: JobInfo): Promise<void>;
+  /** The submit answered: the job now has its id (and, for a job handed on to job-poll, its webhook secret's digest). */
+  submitted(job: JobInfo, webhookSecretHash?: string): Promise<void>;
   /** The job has ended, well or badly; not when the wait was aborted (it resumes). */
   ended(): Promise<void>;
 }

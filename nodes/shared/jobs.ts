@@ -37,7 +37,10 @@ export function recorderFor(RED: NodeAPI, node: Node, providerId: string, msg: M
       webhookSecretHash = hash;
       return record(job);
     },
-    submitted: record,
+    submitted: (job, hash) => {
+      webhookSecretHash ??= hash;
+      return record(job);
+    },
     ended: () => journal.remove(key),
   };
 }
@@ -58,10 +61,11 @@ export async function waitForJob(
   resumed?: JournalEntry,
 ): Promise<Message> {
   const recorder = recorderFor(RED, node, providerId, msg, resumed?.key);
-  if (!resumed) await recorder?.submitted(job);
   const hash = resumed?.webhookSecretHash;
   const expectation =
     hash && isWebhookProvider(job.provider) ? webhookRegistry.expect(job.provider, hash, job.id) : job.id ? webhookRegistry.forJob(job.provider, job.id) : undefined;
+  // The secret's digest goes into the entry, so the job's webhook still completes it after a restart.
+  if (!resumed) await recorder?.submitted(job, expectation?.secretHash);
   if (resumed && !job.id && !expectation) {
     await recorder?.ended();
     throw new InvalidRequestError(

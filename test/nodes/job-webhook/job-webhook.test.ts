@@ -255,6 +255,17 @@ describe('job-webhook node, and completion by webhook', function () {
       assert.equal(fs.readFileSync(path.join(userDir, JOURNAL_FILE), 'utf8').includes(secret), false);
     });
 
+    it('journals a job handed on to job-poll with its webhook secret\'s digest, so its webhook completes it after a restart', async () => {
+      const { harness } = await serve({ ...piapiTask, completion: 'job', wires: [['poll']] }, {}, ['piapi-task', 'job-poll'], [
+        { id: 'poll', type: 'job-poll', provider: 'cfg', wires: [['out']] },
+      ]);
+      harness.sandbox.scriptJobs('piapi', { durationMs: 60_000 });
+      helper.getNode('n1').receive({ prompt: 'handed on' });
+      await waitFor(() => journal().some((entry) => entry.nodeId === 'poll' && entry.job.id), 5000, 'job-poll\'s journal entry');
+      const entry = journal().find((candidate) => candidate.nodeId === 'poll');
+      assert.equal(entry?.webhookSecretHash, webhookSecretHash(piapiSecret(harness).secret));
+    });
+
     it('answers 409, not 503 with Retry-After, for a valid secret naming another job', async () => {
       const { harness, secret, url } = await park({ prompt: 'p', topic: 'kept' });
       await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
