@@ -14,6 +14,7 @@ import { pixeldojoJobSnapshot } from '../lib/providers/pixeldojo';
 import type { SandboxServer } from '../lib/sandbox';
 import { prepareUserDir } from '../scripts/node-red-home';
 import { localSdBenchmark } from './local-sd';
+import { journalScaling } from './journal';
 
 /**
  * `npm run bench`: every number is a ratio against a baseline measured in the same run, on the
@@ -283,6 +284,16 @@ async function main(): Promise<void> {
   console.log(`  one generation through Node-RED ${sd.nodeRedMs.toFixed(0)} ms, ratio to its share of the onnxruntime calls ${(sd.nodeRedMs / (sd.onnxMs / 3)).toFixed(3)}`);
   console.log(`  Node-RED event-loop delay during the generation: worst ${sd.worstLoopDelayMs.toFixed(1)} ms, mean ${sd.meanLoopDelayMs.toFixed(2)} ms (goal worst < 20 ms)`);
   await stop();
+  const scaling = await journalScaling([100, 1_000, 10_000], 3);
+  console.log(`pending-job journal: ${200} submits in turn with N jobs already pending (each fsynced; 3 interleaved repeats, min/median/max)`);
+  const base = scaling[0]?.perAddMs[1] ?? 1;
+  for (const scale of scaling) {
+    const [min, median, max] = scale.perAddMs.map((ms) => ms.toFixed(3));
+    console.log(
+      `  ${String(scale.pending).padStart(6)} pending: ${min} / ${median} / ${max} ms per submit, ratio to 100 pending ${(scale.perAddMs[1] / base).toFixed(2)} (goal <= 1.5), ` +
+        `${scale.bytesPerAdd.toFixed(0)} bytes written per submit (goal < 4096), RSS growth filling it ${scale.fillRssGrowthMb.toFixed(0)} MB`,
+    );
+  }
   const polls = await pollsPerJob();
   console.log('polls per completed 60 s job (time scaled 1/10)');
   console.log(`  backoff ${polls.backoff.toFixed(1)}, fixed 2 s ${polls.fixed.toFixed(1)}, ratio ${(polls.backoff / polls.fixed).toFixed(2)} (goal <= 0.3)`);

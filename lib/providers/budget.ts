@@ -1,9 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import type { Cost } from '../contract';
 import { InvalidRequestError } from '../contract';
-import { writeFileAtomically } from '../storage/atomic';
+import { AppendLog } from '../storage/append-log';
 
 /** What a provider bills in: PixelDojo in credits; PiAPI and Cloudflare in US dollars. */
 export type CostUnit = 'credits' | 'usd';
@@ -21,19 +19,20 @@ export class BudgetExceededError extends InvalidRequestError {
   }
 }
 
-const spendEntrySchema = z.object({
-  at: z.string(),
-  unit: z.enum(['credits', 'usd']),
-  estimate: z.number(),
+export interface SpendEntry {
+  at: string;
+  unit: CostUnit;
+  estimate: number;
   /** What the provider reported, when it did. */
-  actual: z.number().optional(),
-  jobId: z.string().optional(),
+  actual?: number;
+  jobId?: string;
   /** False while the submit is in flight. */
-  sent: z.boolean(),
-});
-export type SpendEntry = z.infer<typeof spendEntrySchema>;
+  sent: boolean;
+}
 
-const ledgerSchema = z.object({ version: z.literal(1), day: z.string(), entries: z.array(spendEntrySchema) });
+/** One sent submit's cost, a line of the ledger; compaction writes one per unit with the day's total. */
+const spendRecordSchema = z.object({ day: z.string(), unit: z.enum(['credits', 'usd']), amount: z.number().finite().nonnegative() });
+type SpendRecord = z.infer<typeof spendRecordSchema>;
 
 export interface BudgetReport {
   /** The UTC day the totals are for. */
@@ -42,6 +41,9 @@ export interface BudgetReport {
   limit?: number;
   /** Spent (or reserved by submits in flight) today, per unit. */
   spent: Partial<Record<CostUnit, number>>;
+  /** How many submits were sent or are in flight today. */
+  submits: number;
+  /** Today's latest submits, newest last (at most RECENT_ENTRIES). */
   jobs: SpendEntry[];
 }
 
@@ -55,28 +57,42 @@ export interface BudgetCharge {
 
 const today = (): string => new Date().toISOString().slice(0, 10);
 const round = (value: number): number => Math.round(value * 1e6) / 1e6;
-/** Entries kept in the ledger file per day; totals stay exact beyond it because older ones are folded in. */
-const LEDGER_ENTRIES = 500;
+/** Submits listed in the report; the totals count every one. */
+const RECENT_ENTRIES = 100;
 
 /**
- * A provider config's spending per UTC day, checked before every paid submit. Submits in flight
- * count at their estimate, so concurrent submits cannot overshoot together. With a file the day's
- * spending survives a restart (written atomically after every change).
+ * A provider config's spending per UTC day, checked before every paid submit in constant time:
+ * running totals per unit, with submits in flight counted at their estimate so concurrent submits
+ * cannot overshoot together. With a limit and a file, each sent submit appends one line to the
+ * ledger (lib/storage/append-log.ts), so the day's spending survives a restart; without a limit
+ * nothing is written (the report's figures then last until a restart).
  */
 export class CreditBudget {
   private day = today();
-  private entries: SpendEntry[] = [];
-  /** Spending of entries folded out of `entries` (beyond LEDGER_ENTRIES). */
-  private folded: Partial<Record<CostUnit, number>> = {};
+  /** Sent today, per unit (actual cost where reported, else the estimate). */
+  private spentToday: Partial<Record<CostUnit, number>> = {};
+  /** Reserved by submits in flight, per unit. */
+  private inFlight: Partial<Record<CostUnit, number>> = {};
+  private recent: SpendEntry[] = [];
+  private submits = 0;
   private writing: Promise<void> = Promise.resolve();
+  private readonly ledger?: AppendLog<SpendRecord>;
 
   constructor(
     /** Per UTC day, in each unit; undefined for no limit. */
     readonly limit: number | undefined,
     private readonly label: string,
-    private readonly file?: string,
+    file?: string,
+    warn: (message: string) => void = () => undefined,
   ) {
-    if (file) this.load(file);
+    if (file && limit !== undefined) {
+      this.ledger = new AppendLog(file, spendRecordSchema, {
+        warn: (message) => warn(`the spending ledger: ${message}`),
+        snapshot: () => (Object.entries(this.spentToday) as Array<[CostUnit, number]>).map(([unit, amount]) => ({ day: this.day, unit, amount })),
+        liveRecords: () => Object.keys(this.spentToday).length,
+      });
+      this.load(this.ledger);
+    }
   }
 
   /** Reserves an estimate, or refuses with a clear error when it would pass the day's limit. */
@@ -93,28 +109,44 @@ export class CreditBudget {
           `budget for ${this.day} (UTC) is spent, so it was not sent. Raise the budget in the provider config, or wait for tomorrow`,
       );
     }
-    this.entries.push(entry);
-    this.persist();
+    const day = this.day;
+    add(this.inFlight, entry.unit, entry.estimate);
+    this.submits++;
+    this.recent.push(entry);
+    if (this.recent.length > RECENT_ENTRIES) this.recent.shift();
+    let settled = false;
     return {
       sent: (jobId, cost) => {
+        if (settled) return;
+        settled = true;
         entry.sent = true;
         entry.jobId = jobId;
         const actual = cost?.[entry.unit];
-        if (actual !== undefined && Number.isFinite(actual)) entry.actual = actual;
-        this.persist();
+        if (actual !== undefined && Number.isFinite(actual) && actual >= 0) entry.actual = actual;
+        if (day !== this.day) return;
+        add(this.inFlight, entry.unit, -entry.estimate);
+        const amount = entry.actual ?? entry.estimate;
+        add(this.spentToday, entry.unit, amount);
+        this.record({ day, unit: entry.unit, amount });
       },
       release: () => {
-        this.entries = this.entries.filter((candidate) => candidate !== entry);
-        this.persist();
+        if (settled) return;
+        settled = true;
+        if (day !== this.day) return;
+        add(this.inFlight, entry.unit, -entry.estimate);
+        this.submits--;
+        this.recent = this.recent.filter((candidate) => candidate !== entry);
       },
     };
   }
 
   report(): BudgetReport {
     this.rollOver();
-    const units = new Set<CostUnit>([...this.entries.map((entry) => entry.unit), ...(Object.keys(this.folded) as CostUnit[])]);
-    const spent = Object.fromEntries([...units].map((unit) => [unit, round(this.total(unit))]));
-    return { day: this.day, limit: this.limit, spent, jobs: [...this.entries] };
+    const spent: Partial<Record<CostUnit, number>> = {};
+    for (const unit of new Set([...Object.keys(this.spentToday), ...Object.keys(this.inFlight)] as CostUnit[])) {
+      if (this.spentToday[unit] !== undefined || this.total(unit) !== 0) spent[unit] = round(this.total(unit));
+    }
+    return { day: this.day, limit: this.limit, spent, submits: this.submits, jobs: [...this.recent] };
   }
 
   /** Resolves once every change so far is on disk. */
@@ -123,49 +155,34 @@ export class CreditBudget {
   }
 
   private total(unit: CostUnit): number {
-    return this.entries.filter((entry) => entry.unit === unit).reduce((sum, entry) => sum + (entry.actual ?? entry.estimate), this.folded[unit] ?? 0);
+    return (this.spentToday[unit] ?? 0) + (this.inFlight[unit] ?? 0);
   }
 
   private rollOver(): void {
     const now = today();
     if (now === this.day) return;
     this.day = now;
-    this.entries = [];
-    this.folded = {};
-    this.persist();
+    this.spentToday = {};
+    this.inFlight = {};
+    this.recent = [];
+    this.submits = 0;
   }
 
-  private load(file: string): void {
-    let text: string;
+  private load(ledger: AppendLog<SpendRecord>): void {
     try {
-      text = fs.readFileSync(file, 'utf8');
+      for (const record of ledger.readSync()) if (record.day === this.day) add(this.spentToday, record.unit, record.amount);
     } catch {
-      return;
-    }
-    try {
-      const ledger = ledgerSchema.parse(JSON.parse(text));
-      if (ledger.day === this.day) this.entries = ledger.entries;
-    } catch {
-      // An unreadable ledger is replaced at the next change; spending starts from zero, never blocks Node-RED.
+      // An unreadable ledger costs the restart-survival of today's total, never the start of Node-RED.
     }
   }
 
-  private persist(): void {
-    while (this.entries.length > LEDGER_ENTRIES) {
-      const [oldest] = this.entries.splice(0, 1);
-      this.folded[oldest.unit] = (this.folded[oldest.unit] ?? 0) + (oldest.actual ?? oldest.estimate);
-    }
-    const file = this.file;
-    if (!file) return;
-    const folded = Object.entries(this.folded).map(([unit, amount]) => ({ at: `${this.day}T00:00:00.000Z`, unit, estimate: amount, sent: true }));
-    const text = JSON.stringify({ version: 1, day: this.day, entries: [...folded, ...this.entries] }, null, 2);
-    this.writing = this.writing
-      .catch(() => undefined)
-      .then(async () => {
-        await fs.promises.mkdir(path.dirname(file), { recursive: true });
-        await writeFileAtomically(file, text);
-      });
+  private record(record: SpendRecord): void {
+    if (!this.ledger) return;
     // A ledger that cannot be written costs the restart-survival of today's total, not the submit.
-    this.writing.catch(() => undefined);
+    this.writing = this.ledger.append(record).catch(() => undefined);
   }
+}
+
+function add(totals: Partial<Record<CostUnit, number>>, unit: CostUnit, amount: number): void {
+  totals[unit] = round((totals[unit] ?? 0) + amount);
 }

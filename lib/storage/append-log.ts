@@ -50,6 +50,22 @@ export class AppendLog<T> {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
+    return this.records(text);
+  }
+
+  /** `read`, synchronously: for a small log read once while a node is being created. */
+  readSync(): T[] {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return this.records(text);
+  }
+
+  private records(text: string): T[] {
     const lines = text.split('\n');
     const records: T[] = [];
     lines.forEach((line, index) => {

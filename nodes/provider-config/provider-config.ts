@@ -35,7 +35,7 @@ export = function register(RED: NodeAPI): void {
       credentials: this.credentials,
       onRetry: (notice) => this.debug(`retry ${notice.attempt} in ${notice.delayMs} ms: ${notice.reason}`),
       // Today's spending outlives a restart; without a user directory it is kept in memory only.
-      budgetFile: RED.settings.userDir ? path.join(RED.settings.userDir, 'image-gen-spend', `${def.id.replace(/[^\w-]/g, '_')}.json`) : undefined,
+      budgetFile: RED.settings.userDir ? path.join(RED.settings.userDir, 'image-gen-spend', `${def.id.replace(/[^\w-]/g, '_')}.jsonl`) : undefined,
       loopbackNodeUrl: loopbackNodeUrl(RED),
     });
     const problem = this.connection.problem;

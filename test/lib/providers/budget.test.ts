@@ -53,7 +53,7 @@ describe('lib/providers budget', () => {
   });
 
   it('survives a restart: a new budget on the same file starts from today\'s spending', async () => {
-    const file = path.join(dir, 'spend', 'cfg.json');
+    const file = path.join(dir, 'spend', 'cfg.jsonl');
     const budget = new CreditBudget(5, 'x', file);
     budget.reserve(credit(2)).sent('a', { credits: 2 });
     await budget.flushed();
@@ -62,12 +62,31 @@ describe('lib/providers budget', () => {
     assert.throws(() => again.reserve(credit(4)), BudgetExceededError);
   });
 
-  it('starts from zero for a ledger of another day, and for an unreadable one', () => {
-    const file = path.join(dir, 'cfg.json');
-    fs.writeFileSync(file, JSON.stringify({ version: 1, day: '2001-01-01', entries: [{ at: 'x', unit: 'credits', estimate: 9, sent: true }] }));
+  it('starts from zero for a ledger of another day, and skips a line it cannot read', () => {
+    const file = path.join(dir, 'cfg.jsonl');
+    fs.writeFileSync(file, `${JSON.stringify({ day: '2001-01-01', unit: 'credits', amount: 9 })}\n`);
     assert.deepEqual(new CreditBudget(5, 'x', file).report().spent, {});
-    fs.writeFileSync(file, '{"version": 1, "day"');
-    assert.deepEqual(new CreditBudget(5, 'x', file).report().spent, {});
+    const warnings: string[] = [];
+    const day = new Date().toISOString().slice(0, 10);
+    fs.writeFileSync(file, `${JSON.stringify({ day, unit: 'credits', amount: 1.5 })}\n{"day": "${day}", "unit`);
+    assert.deepEqual(new CreditBudget(5, 'x', file, (message) => warnings.push(message)).report().spent, { credits: 1.5 });
+    assert.match(warnings.join(), /last record was cut short/);
+  });
+
+  it('writes one short line per sent submit with a limit, and nothing at all without one', async () => {
+    const limited = path.join(dir, 'limited.jsonl');
+    const budget = new CreditBudget(1_000_000, 'x', limited);
+    for (let index = 0; index < 600; index++) budget.reserve(credit(1)).sent(`job-${index}`, { credits: 1 });
+    await budget.flushed();
+    const size = fs.statSync(limited).size;
+    assert.ok(size / 600 < 64, `${size / 600} bytes per submit`);
+    assert.deepEqual(new CreditBudget(1_000_000, 'x', limited).report().spent, { credits: 600 });
+    const unlimited = path.join(dir, 'unlimited.jsonl');
+    const free = new CreditBudget(undefined, 'x', unlimited);
+    for (let index = 0; index < 50; index++) free.reserve(credit(1)).sent(`job-${index}`, { credits: 1 });
+    await free.flushed();
+    assert.equal(fs.existsSync(unlimited), false);
+    assert.deepEqual(free.report().spent, { credits: 50 });
   });
 
   it('estimates each provider documented price before a submit', () => {
