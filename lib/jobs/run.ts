@@ -213,15 +213,17 @@ interface AsyncSubmit {
 }
 
 /**
- * Submits, then waits for the result or hands back the pending job, holding a concurrency slot
- * while it waits. A job it waits for is journaled just before the request leaves, and a job with a
+ * Submits, then waits for the result or hands back the pending job, holding a Max jobs slot while
+ * it waits (for a job handed back, until a job-poll takes the slot over; see waitInSlot). A job it waits for is journaled just before the request leaves, and a job with a
  * webhook is expected before then too, so neither a restart nor a fast callback loses it.
  */
 async function submitAndComplete(connection: ProviderConnection, submit: AsyncSubmit, options: RunOptions): Promise<Generation | JobInfo> {
   const client = await connection.client(submit.api);
   const webhook = webhookFor(connection, options);
   const recorder = options.completion === 'job' ? undefined : options.recorder;
-  return connection.concurrency.run(async () => {
+  const release = await connection.concurrency.acquire(options.signal);
+  let handedOn = false;
+  try {
     options.onPhase?.('submitting', 0);
     const expectation = webhook && webhookRegistry.expect(submit.api, webhook.hash);
     let job: JobInfo;
@@ -237,10 +239,55 @@ async function submitAndComplete(connection: ProviderConnection, submit: AsyncSu
       throw error;
     }
     if (expectation) expectation.jobId = job.id;
-    if (options.completion === 'job') return job;
+    if (options.completion === 'job') {
+      handedOn = handOn(job, release);
+      return job;
+    }
     await recorder?.submitted(job);
-    return waitRecorded(connection, job, { ...options, expectation });
-  }, options.signal);
+    return await waitRecorded(connection, job, { ...options, expectation });
+  } finally {
+    if (!handedOn) release();
+  }
+}
+
+/** Max jobs slots of jobs handed on pending (completion `job`), until a waiter takes them over. */
+const handedOnSlots = new Map<string, { release: () => void; timer: NodeJS.Timeout }>();
+/**
+ * A job handed on that no job-poll takes over within this long (a flow that stores msg.job to
+ * collect later) stops counting against Max jobs, so it cannot block submits for good.
+ */
+const HANDED_ON_SLOT_MS = DEFAULT_POLL.timeoutMs;
+
+function handOn(job: JobInfo, release: () => void): boolean {
+  if (!job.id) return false;
+  const key = `${job.provider}:${job.id}`;
+  const timer = setTimeout(() => {
+    handedOnSlots.delete(key);
+    release();
+  }, HANDED_ON_SLOT_MS);
+  timer.unref();
+  handedOnSlots.set(key, { release, timer });
+  return true;
+}
+
+/**
+ * Waits for a submitted job (job-poll, or a job resumed after a restart) in a Max jobs slot of its
+ * provider config: the slot its submit handed on, or a new one. Completion `job` + job-poll thus
+ * never has more jobs in flight than Max jobs.
+ */
+export async function waitInSlot(connection: ProviderConnection, job: JobInfo, options: RunOptions): Promise<Generation> {
+  const key = `${job.provider}:${job.id}`;
+  const handed = job.id ? handedOnSlots.get(key) : undefined;
+  if (handed) {
+    clearTimeout(handed.timer);
+    handedOnSlots.delete(key);
+  }
+  const release = handed?.release ?? (await connection.concurrency.acquire(options.signal));
+  try {
+    return await waitRecorded(connection, job, options);
+  } finally {
+    release();
+  }
 }
 
 /** Waits for a recorded job; its journal entry is removed when the job has ended (not on abort: it resumes). */

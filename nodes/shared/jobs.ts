@@ -6,7 +6,7 @@ import { InvalidRequestError, applyResult, resolveRequest } from '../../lib/cont
 import { journalFor, restoreMessage, serialisableMessage } from '../../lib/jobs/journal';
 import type { JobJournal, JournalEntry } from '../../lib/jobs/journal';
 import { isWebhookProvider, webhookRegistry } from '../../lib/jobs/webhooks';
-import { waitRecorded } from '../../lib/jobs/run';
+import { waitInSlot } from '../../lib/jobs/run';
 import type { JobRecorder, RunOptions, submittingSettingsSchema } from '../../lib/jobs/run';
 import type { ProviderConnection } from '../../lib/providers';
 import { handleInputs } from './input';
@@ -74,7 +74,7 @@ export async function waitForJob(
     );
   }
   const connection = connectionFor(RED, providerId);
-  const result = await waitRecorded(connection, job, { ...settings, signal, completion: 'wait', onPhase: status.phase, recorder, expectation });
+  const result = await waitInSlot(connection, job, { ...settings, signal, completion: 'wait', onPhase: status.phase, recorder, expectation });
   status.finished(result);
   return applyResult(msg, result) as Message;
 }

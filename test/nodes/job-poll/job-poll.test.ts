@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { loadFlow, openHandles, sleep } from '../../support/flow';
+import { waitFor } from '../../support/net';
 import { helper } from '../../support/node-red';
 
 const poll = { type: 'job-poll', initialDelay: '50', maxDelay: '200', timeout: '', download: false };
@@ -26,6 +27,25 @@ describe('job-poll node', function () {
     assert.ok(Buffer.isBuffer(out.payload));
     assert.equal(harness.sandbox.requestsTo('pixeldojo', 'POST').length, 1);
     assert.ok(harness.sandbox.requestsTo('pixeldojo', 'GET', `/jobs/${job.id}`).length >= 2);
+  });
+
+  it('keeps completion "job" + job-poll within the provider config\'s Max jobs: a handed-on job holds its slot until it ends', async () => {
+    const harness = await loadFlow(['job-poll', 'flux-generate'], poll, {
+      provider: { concurrency: '2' },
+      extra: [{ id: 'gen', type: 'flux-generate', provider: 'cfg', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'job', wires: [['n1']] }],
+    });
+    harness.sandbox.scriptJobs('pixeldojo', ...Array.from({ length: 6 }, () => ({ durationMs: 400 })));
+    const outputs: number[] = [];
+    helper.getNode('out').on('input', () => outputs.push(Date.now()));
+    for (let index = 0; index < 6; index++) helper.getNode('gen').receive({ prompt: `job ${index}` });
+    await waitFor(() => outputs.length === 6, 15_000, 'six results');
+    // At each submit the provider saw, at most 2 jobs were submitted and not yet completed.
+    const submits = harness.sandbox.requestsTo('pixeldojo', 'POST').map((request) => request.receivedAt);
+    submits.forEach((at, index) => {
+      const completedBefore = outputs.filter((done) => done <= at).length;
+      assert.ok(index + 1 - completedBefore <= 2, `submit ${index + 1} left ${index + 1 - completedBefore} jobs in flight`);
+    });
+    assert.equal(submits.length, 6);
   });
 
   it('completes a PiAPI task from its id and provider alone', async () => {
