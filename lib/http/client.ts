@@ -7,7 +7,7 @@ import { backoffDelay, serverRequestedWaitMs } from './backoff';
 import { ProviderError, redact } from './errors';
 import type { FailureKind } from './errors';
 import { LimiterQueueFullError } from './limiters';
-import type { RateLimiter } from './limiters';
+import type { RateGrant, RateLimiter } from './limiters';
 import { DEFAULT_RETRY_POLICY, mayRetry, submitMayHaveBeenAccepted } from './retry-policy';
 import type { AttemptFailure, RequestIntent, RetryPolicy } from './retry-policy';
 import { sleep } from './wait-queue';
@@ -160,8 +160,15 @@ export class HttpClient {
   private async withRetries<T>(spec: RequestSpec, attemptOnce: (url: URL) => Promise<T>): Promise<T> {
     const url = this.resolve(spec);
     for (let attempt = 0; ; attempt++) {
-      await this.acquireSlot(spec);
-      if (attempt === 0) await spec.beforeSend?.();
+      const place = await this.acquireSlot(spec);
+      try {
+        if (attempt === 0) await spec.beforeSend?.();
+      } catch (error) {
+        place?.cancel();
+        throw error;
+      }
+      // The request counts against the rate limit from now, when it leaves, not from its grant.
+      place?.sent();
       try {
         return await attemptOnce(url);
       } catch (error) {
@@ -245,10 +252,10 @@ export class HttpClient {
     return url;
   }
 
-  private async acquireSlot(spec: RequestSpec): Promise<void> {
-    if (spec.rateLimited === false) return;
+  private async acquireSlot(spec: RequestSpec): Promise<RateGrant | undefined> {
+    if (spec.rateLimited === false) return undefined;
     try {
-      await this.options.rateLimiter?.acquire(spec.signal);
+      return await this.options.rateLimiter?.acquire(spec.signal);
     } catch (error) {
       throw this.toProviderError(error, spec);
     }

@@ -17,23 +17,43 @@ export interface RateLimiterOptions {
   name: string;
 }
 
+/** A request's place in the rate limit, from the grant until the request leaves. */
+export interface RateGrant {
+  /** The request is leaving now: it counts in the window from this moment. */
+  sent(): void;
+  /** The request will not be sent (its journal write failed, it was aborted): the place is given back. */
+  cancel(): void;
+}
+
 /**
- * A sliding-window request limiter: in any `windowMs` interval at most `limit` requests start.
- * A sliding log (rather than a token bucket) is used because it can never exceed the provider's
- * documented per-minute limit, however the provider's own window is aligned.
+ * A sliding-window request limiter: in any `windowMs` interval at most `limit` requests leave.
+ * A request counts from the moment it is sent (`RateGrant.sent`), not from its grant, so work done
+ * between the two (the journal write before a paid submit) cannot bunch requests past the provider's
+ * limit; granted requests not yet sent hold their place. A sliding log (rather than a token bucket)
+ * never exceeds the provider's documented per-minute limit, however the provider's window is aligned.
+ * Many requests at once are spread over the window instead of leaving in one burst: a burst of at
+ * most a tenth of the limit, then one every `windowMs / limit` (a token bucket inside the window).
  */
 export class RateLimiter {
-  /** Start times of the last `limit` grants, oldest at `head`: a ring, so each grant is O(1). */
-  private readonly grants: Float64Array;
+  /** Send times of the last `limit` requests, oldest at `head`: a ring, so each request is O(1). */
+  private readonly sends: Float64Array;
   private head = 0;
   private count = 0;
+  /** Granted, not yet sent or cancelled. */
+  private pending = 0;
+  /** The token bucket: places for a burst, refilled at `limit` per window. */
+  private readonly burst: number;
+  private tokens: number;
+  private refilledAt = performance.now();
   private readonly queue: WaitQueue;
   private pumping = false;
   private closed = false;
   private readonly stop = new AbortController();
 
   constructor(private readonly options: RateLimiterOptions) {
-    this.grants = new Float64Array(options.limit);
+    this.sends = new Float64Array(options.limit);
+    this.burst = Math.max(1, Math.ceil(options.limit / 10));
+    this.tokens = this.burst;
     this.queue = new WaitQueue(
       options.maxWaiting,
       () =>
@@ -48,12 +68,14 @@ export class RateLimiter {
     return this.queue.length;
   }
 
-  async acquire(signal?: AbortSignal): Promise<void> {
+  async acquire(signal?: AbortSignal): Promise<RateGrant> {
     if (this.closed) throw new Error(`${this.options.name}: the provider config was closed`);
-    if (this.queue.length === 0 && this.tryGrant()) return;
+    if (this.queue.length === 0 && this.reserve() === 0) return this.grant();
     const waiting = this.queue.wait(signal);
     void this.pump();
     await waiting;
+    // The pump reserved this caller's place before waking it.
+    return this.grant();
   }
 
   close(): void {
@@ -62,17 +84,43 @@ export class RateLimiter {
     this.queue.rejectAll(new Error(`${this.options.name}: the provider config was closed`));
   }
 
-  private tryGrant(): boolean {
+  private grant(): RateGrant {
+    let settled = false;
+    return {
+      sent: () => {
+        if (settled) return;
+        settled = true;
+        this.pending--;
+        this.sends[(this.head + this.count) % this.options.limit] = performance.now();
+        this.count++;
+        void this.pump();
+      },
+      cancel: () => {
+        if (settled) return;
+        settled = true;
+        this.pending--;
+        this.tokens = Math.min(this.burst, this.tokens + 1);
+        void this.pump();
+      },
+    };
+  }
+
+  /** Takes a place if one is free now (0); otherwise how long until one may be (Infinity: when a granted request is sent or cancelled). */
+  private reserve(): number {
     const now = performance.now();
     const { limit, windowMs } = this.options;
-    while (this.count > 0 && now - this.grants[this.head] >= windowMs) {
+    while (this.count > 0 && now - this.sends[this.head] >= windowMs) {
       this.head = (this.head + 1) % limit;
       this.count--;
     }
-    if (this.count >= limit) return false;
-    this.grants[(this.head + this.count) % limit] = now;
-    this.count++;
-    return true;
+    if (this.count + this.pending >= limit) return this.count > 0 ? this.sends[this.head] + windowMs - now : Number.POSITIVE_INFINITY;
+    const perMs = limit / windowMs;
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.refilledAt) * perMs);
+    this.refilledAt = now;
+    if (this.tokens < 1) return (1 - this.tokens) / perMs;
+    this.tokens -= 1;
+    this.pending++;
+    return 0;
   }
 
   private async pump(): Promise<void> {
@@ -80,11 +128,16 @@ export class RateLimiter {
     this.pumping = true;
     try {
       while (this.queue.length > 0 && !this.closed) {
-        if (this.tryGrant()) {
-          this.queue.wakeNext();
+        const wait = this.reserve();
+        if (wait === 0) {
+          // Nobody left to take the place (the waiter was aborted): give it back.
+          if (!this.queue.wakeNext()) {
+            this.pending--;
+            this.tokens = Math.min(this.burst, this.tokens + 1);
+          }
           continue;
         }
-        const wait = this.grants[this.head] + this.options.windowMs - performance.now();
+        if (wait === Number.POSITIVE_INFINITY) break;
         await sleep(Math.max(1, Math.ceil(wait)), this.stop.signal).catch(() => undefined);
       }
     } finally {

@@ -9,7 +9,14 @@ describe('lib/http limiters', () => {
       const windowMs = 200;
       const limiter = new RateLimiter({ limit, windowMs, maxWaiting: 500, name: 'test' });
       const started = performance.now();
-      const grants = await Promise.all(Array.from({ length: 200 }, () => limiter.acquire().then(() => performance.now())));
+      const grants = await Promise.all(
+        Array.from({ length: 200 }, () =>
+          limiter.acquire().then((place) => {
+            place.sent();
+            return performance.now();
+          }),
+        ),
+      );
       grants.sort((a, b) => a - b);
       for (let i = 0; i + limit < grants.length; i++) {
         assert.ok(grants[i + limit] - grants[i] >= windowMs - 2, `calls ${i} and ${i + limit} started ${grants[i + limit] - grants[i]} ms apart`);
@@ -21,7 +28,7 @@ describe('lib/http limiters', () => {
 
     it('refuses a caller at once when the wait queue is full, naming the limit', async () => {
       const limiter = new RateLimiter({ limit: 1, windowMs: 10_000, maxWaiting: 3, name: 'PixelDojo (test)' });
-      await limiter.acquire();
+      (await limiter.acquire()).sent();
       const waiting = Array.from({ length: 3 }, () => limiter.acquire().catch((error: Error) => error));
       const refused = await rejectionOf(limiter.acquire());
       assert.ok(refused instanceof LimiterQueueFullError);
@@ -30,9 +37,57 @@ describe('lib/http limiters', () => {
       for (const outcome of await Promise.all(waiting)) assert.match((outcome as Error).message, /closed/);
     });
 
+    it('counts a request from when it is sent, so work between grant and send cannot bunch requests past the limit', async () => {
+      const limit = 5;
+      const windowMs = 300;
+      const limiter = new RateLimiter({ limit, windowMs, maxWaiting: 100, name: 'test' });
+      // Each caller does up to 120 ms of work (a journal write) between its grant and its send.
+      const delays = Array.from({ length: 20 }, (_, index) => ((index * 37) % 120) + 1);
+      const sends = await Promise.all(
+        delays.map(async (delay) => {
+          const place = await limiter.acquire();
+          await sleep(delay);
+          place.sent();
+          return performance.now();
+        }),
+      );
+      sends.sort((a, b) => a - b);
+      for (let i = 0; i + limit < sends.length; i++) {
+        assert.ok(sends[i + limit] - sends[i] >= windowMs - 2, `sends ${i} and ${i + limit} left ${(sends[i + limit] - sends[i]).toFixed(0)} ms apart`);
+      }
+      limiter.close();
+    });
+
+    it('spreads many requests over the window after a burst of a tenth of the limit', async () => {
+      const limiter = new RateLimiter({ limit: 20, windowMs: 1000, maxWaiting: 100, name: 'test' });
+      const started = performance.now();
+      const grants = await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          (await limiter.acquire()).sent();
+          return performance.now() - started;
+        }),
+      );
+      grants.sort((a, b) => a - b);
+      const timeline = grants.map((at) => at.toFixed(0)).join(', ');
+      // A burst of 2 (a tenth of 20), then one every 50 ms (1000 / 20).
+      assert.ok(grants[1] < 20 && grants[2] >= 45, `the burst: ${timeline}`);
+      for (let i = 3; i < grants.length; i++) assert.ok(grants[i] - grants[i - 1] >= 45, `grants ${i - 1} and ${i}: ${timeline}`);
+      limiter.close();
+    });
+
+    it('gives back the place of a request that is cancelled before it is sent', async () => {
+      const limiter = new RateLimiter({ limit: 10, windowMs: 1000, maxWaiting: 10, name: 'test' });
+      (await limiter.acquire()).cancel();
+      const started = performance.now();
+      (await limiter.acquire()).sent();
+      // With the place kept, this one would have waited 100 ms for the bucket.
+      assert.ok(performance.now() - started < 50, `${(performance.now() - started).toFixed(0)} ms`);
+      limiter.close();
+    });
+
     it('lets an aborted waiter leave the queue without taking a slot', async () => {
       const limiter = new RateLimiter({ limit: 1, windowMs: 150, maxWaiting: 5, name: 'test' });
-      await limiter.acquire();
+      (await limiter.acquire()).sent();
       const controller = new AbortController();
       const aborted = limiter.acquire(controller.signal);
       const next = limiter.acquire();
