@@ -87,6 +87,11 @@ export interface HttpClientOptions {
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 const ERROR_BODY_LIMIT = 64 * 1024;
 const KEEP_ALIVE_MS = 4_000;
+/**
+ * Sockets per provider origin: thousands of jobs in flight (a nightly batch) share these instead of
+ * opening a socket each; requests beyond them wait in the pool, where no timeout runs yet.
+ */
+const CONNECTIONS_PER_ORIGIN = 128;
 const NEVER_CONNECTED_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -124,6 +129,7 @@ export class HttpClient {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.agent = new Agent({
+      connections: CONNECTIONS_PER_ORIGIN,
       keepAliveTimeout: KEEP_ALIVE_MS,
       connectTimeout: options.connectTimeoutMs ?? Math.min(options.timeoutMs, 10_000),
       headersTimeout: options.timeoutMs,

@@ -10,7 +10,7 @@ export const providerConfigSchema = z.object({
   kind: providerKindSchema,
   baseUrl,
   rpm: optionalInteger(1, 100_000),
-  concurrency: optionalInteger(1, 1_000),
+  concurrency: optionalInteger(1, 100_000),
   timeout: optionalInteger(1_000, 3_600_000),
   webhookBaseUrl: baseUrl,
   /** Seconds a job completing by webhook waits before polling starts as well. */

@@ -106,7 +106,7 @@ export interface SandboxMounts {
   api: SandboxApi;
   routes: Route[];
   /** The emulator's async jobs, when it has any, so tests can script their outcomes. */
-  jobs?: { script(...scripts: JobScript[]): void; ids(): string[] };
+  jobs?: { script(...scripts: JobScript[]): void; ids(): string[]; finishAll(): void };
 }
 
 export type EmulatorFactory = (sandbox: SandboxState, closeHooks: Array<() => void>) => SandboxMounts;
@@ -153,6 +153,13 @@ export class SandboxServer implements SandboxState {
     const jobs = this.mounts.find((mount) => mount.api === api)?.jobs;
     if (!jobs) throw new Error(`the ${api} emulator has no async jobs`);
     jobs.script(...scripts);
+  }
+
+  /** Ends every running job of an emulator now (their webhooks are not sent again). */
+  finishJobs(api: SandboxApi): void {
+    const jobs = this.mounts.find((mount) => mount.api === api)?.jobs;
+    if (!jobs) throw new Error(`the ${api} emulator has no async jobs`);
+    jobs.finishAll();
   }
 
   /** The ids of the jobs an emulator has created, oldest first. */

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { SANDBOX_ACCOUNT_ID, SANDBOX_API_KEY, startSandbox } from '../../lib/sandbox';
 import type { FaultRule, SandboxServer } from '../../lib/sandbox';
 import { waitFor } from '../support/net';
+import { probeEnv, readProbe, resetProbe } from '../support/process-probe';
+import type { ProbeSnapshot } from '../support/process-probe';
 import { startRuntime } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
 
@@ -189,14 +191,6 @@ function soakFlow(sandbox: SandboxServer, nodeRedPort: number, collectorPort: nu
   ];
 }
 
-interface ProbeSnapshot {
-  pid: number;
-  loopP99Ms: number;
-  loopMaxMs: number;
-  heapUsed: number;
-  heapAfterGc?: number;
-  resources: Record<string, number>;
-}
 
 /** The collector: where the flow posts each message's one outcome. */
 async function startCollector(): Promise<{ port: number; outcomes: Map<number, Array<{ kind: string; error?: string }>>; close(): Promise<void> }> {
@@ -235,20 +229,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const collector = await startCollector();
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-soak-'));
   const probeFile = path.join(userDir, 'soak-probe.json');
-  const env = { ...process.env, SOAK_PROBE_FILE: probeFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(__dirname, 'probe.js')}`.trim() };
+  const env = probeEnv(probeFile);
   const sent = new Map<number, Target>();
   const held = new Set<number>();
   let runtime: Runtime | undefined;
   let crashes = 0;
   let loopP99Ms = 0;
   let loopMaxMs = 0;
-  const probe = (): ProbeSnapshot | undefined => {
-    try {
-      return JSON.parse(fs.readFileSync(probeFile, 'utf8')) as ProbeSnapshot;
-    } catch {
-      return undefined;
-    }
-  };
+  const probe = (): ProbeSnapshot | undefined => readProbe(probeFile);
   /** The event-loop figures of the process about to stop, kept as the worst seen. */
   const keepLoopFigures = (): void => {
     const snapshot = probe();
@@ -328,6 +316,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const flow = soakFlow(sandbox, runtime.port, collector.port);
     await runtime.deploy(flow);
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The event-loop figures are the soak's, not Node-RED's start-up.
+    await resetProbe(probeFile);
     // Open resources of an idle Node-RED with these flows, to compare with after the drain.
     const baselineResources = probe()?.resources ?? {};
     const perRound = Math.ceil(options.jobs / 4);
@@ -343,6 +333,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         keepLoopFigures();
         await runtime.kill();
         runtime = await start();
+        await resetProbe(probeFile);
       }
       if (runtime.exitCode() !== null) crashes++;
     }
