@@ -16,6 +16,7 @@ import { prepareUserDir } from '../scripts/node-red-home';
 import { localSdBenchmark } from './local-sd';
 import { journalScaling } from './journal';
 import { jobsScale } from './jobs-scale';
+import { rateLimitHeld } from './rate-limit';
 
 /**
  * `npm run bench`: every number is a ratio against a baseline measured in the same run, on the
@@ -347,6 +348,11 @@ async function main(): Promise<void> {
       const { once, twice, lost, submitsAgain, seconds } = scale.resumed;
       console.log(`    after a restart: ${once} completed exactly once, ${twice} more than once, ${lost} lost, ${submitsAgain} submitted again, in ${seconds.toFixed(0)} s`);
     }
+  }
+  const rate = await rateLimitHeld(150);
+  console.log('rate limit: 64 submitters for 150 s through configs of 60 a minute, against a provider that answers 429 above 60 in any sliding minute');
+  for (const held of rate) {
+    console.log(`  ${held.path === 'jobs' ? 'jobs API (journaled)' : '/flux'}: ${held.refused429} answers of 429 (goal 0), ${held.accepted} of ${held.allowed} allowed requests used, ${((held.accepted / held.allowed) * 100).toFixed(0)}% (goal >= 95%)`);
   }
   const polls = await pollsPerJob();
   console.log('polls per completed 60 s job (time scaled 1/10)');

@@ -25,6 +25,8 @@ export interface SandboxOptions {
   webhookDelayMs?: number;
   /** Decides faults injected with a `chance` (a seeded generator makes a chaos run repeatable). */
   random?: () => number;
+  /** Each API answers 429 (with Retry-After) to a request beyond this many in the last 60 s; 0 for no limit. */
+  ratePerMinute?: number;
 }
 
 export const SANDBOX_API_KEY = 'sandbox-key';
@@ -125,6 +127,8 @@ export class SandboxServer implements SandboxState {
   private readonly sockets = new Set<Socket>();
   private readonly images = new Map<string, Buffer>();
   private readonly pendingWebhooks = new Set<Promise<void>>();
+  /** Accepted requests per API in the last minute, oldest first, for `ratePerMinute`. */
+  private readonly recentRequests = new Map<SandboxApi, number[]>();
   private address = '';
 
   private readonly mounts: SandboxMounts[];
@@ -142,6 +146,7 @@ export class SandboxServer implements SandboxState {
       webhookRepeats: options.webhookRepeats ?? 1,
       webhookDelayMs: options.webhookDelayMs ?? 0,
       random: options.random ?? Math.random,
+      ratePerMinute: options.ratePerMinute ?? 0,
     };
     this.credits = this.options.credits;
     this.faults = new FaultQueue(this.options.random);
@@ -272,6 +277,23 @@ export class SandboxServer implements SandboxState {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Answers 429 when the API has accepted `ratePerMinute` requests in the last 60 s, as a provider's sliding limit does. */
+  private overRate(api: SandboxApi, res: ServerResponse): boolean {
+    const limit = this.options.ratePerMinute;
+    if (!limit || api === 'files') return false;
+    const now = Date.now();
+    const recent = this.recentRequests.get(api) ?? [];
+    while (recent.length > 0 && now - (recent[0] as number) >= 60_000) recent.shift();
+    this.recentRequests.set(api, recent);
+    if (recent.length >= limit) {
+      const retryAfter = Math.max(1, Math.ceil(((recent[0] as number) + 60_000 - now) / 1000));
+      sendJson(res, 429, { error: 'rate limit exceeded' }, { 'retry-after': String(retryAfter) });
+      return true;
+    }
+    recent.push(now);
+    return false;
+  }
+
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.address);
     const mount = this.mounts.find((candidate) => url.pathname.startsWith(`${candidate.prefix}/`) || url.pathname === candidate.prefix);
@@ -300,6 +322,7 @@ export class SandboxServer implements SandboxState {
       else sendJson(res, 404, { error: `no sandbox route for ${method} ${url.pathname}` });
       return;
     }
+    if (this.overRate(mount.api, res)) return;
     const fault = this.faults.take({ api: mount.api, method, path: subPath });
     if (fault) {
       record.fault = fault.type;
