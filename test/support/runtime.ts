@@ -57,10 +57,13 @@ export async function adminToken(runtime: Runtime, username: 'admin' | 'viewer')
   return answer.json().access_token as string;
 }
 
-/** Starts Node-RED in its own process, the way `npm start` does, in a temporary user directory. */
-export async function startRuntime(extraSettings = '', existingUserDir?: string, env?: NodeJS.ProcessEnv): Promise<Runtime> {
+/**
+ * Starts Node-RED in its own process, the way `npm start` does, in a temporary user directory;
+ * `samePort` restarts it where a provider's webhooks still find it.
+ */
+export async function startRuntime(extraSettings = '', existingUserDir?: string, env?: NodeJS.ProcessEnv, samePort?: number): Promise<Runtime> {
   const userDir = existingUserDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-nr-'));
-  const port = await freePort();
+  const port = samePort ?? (await freePort());
   const settingsFile = prepareUserDir({ userDir, port, extraSettings });
   return watch(spawnNodeRed(userDir, settingsFile, 'pipe', env), port, userDir);
 }
