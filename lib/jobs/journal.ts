@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { jobSchema } from '../contract';
 import { AppendLog } from '../storage/append-log';
+import { writeFileAtomically } from '../storage/atomic';
 
 /**
  * The pending-job journal: every paid job a node is waiting for, on disk in the Node-RED user
@@ -63,13 +65,14 @@ export function serialisableMessage(msg: Record<string, unknown>): Record<string
   return out;
 }
 
-/** The inverse of `serialisableMessage` for Buffers. */
-export function restoreMessage(saved: Record<string, unknown>): Record<string, unknown> {
+/** The inverse of `serialisableMessage` for Buffers; `readBlob` reads those the journal stored beside its file. */
+export function restoreMessage(saved: Record<string, unknown>, readBlob?: (digest: string) => Buffer): Record<string, unknown> {
   const restore = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(restore);
     if (value && typeof value === 'object') {
       const record = value as Record<string, unknown>;
       if (typeof record.$buffer === 'string' && Object.keys(record).length === 1) return Buffer.from(record.$buffer, 'base64');
+      if (typeof record.$blob === 'string' && Object.keys(record).length === 1 && readBlob) return readBlob(record.$blob);
       return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, restore(item)]));
     }
     return value;
@@ -78,6 +81,9 @@ export function restoreMessage(saved: Record<string, unknown>): Record<string, u
 }
 
 export const JOURNAL_FILE = 'image-gen-jobs.jsonl';
+/** Buffers in a message from this size up are stored once in a file beside the journal (named by their SHA-256), not in its records. */
+const BLOB_MIN_BYTES = 16 * 1024;
+const DIGEST = /^[0-9a-f]{64}$/;
 /** The journal's earlier format (one JSON document, rewritten whole), read once and carried over. */
 const LEGACY_JOURNAL_FILE = 'image-gen-jobs.json';
 
@@ -101,11 +107,18 @@ export class JobJournal {
   private bySecretHash = new Map<string, string>();
   private loaded?: Promise<void>;
   private readonly log: AppendLog<JournalRecord>;
+  /** Where large Buffers are kept, and how many live entries refer to each. */
+  readonly blobDir: string;
+  private readonly blobRefs = new Map<string, number>();
+  /** Blob writes and removals, in order, so a removal never races a write of the same content. */
+  private blobWork: Promise<void> = Promise.resolve();
+  private replaying = false;
 
   constructor(
     readonly file: string,
     private readonly warn: (message: string) => void,
   ) {
+    this.blobDir = `${file.replace(/\.jsonl$/, '')}.blobs`;
     this.log = new AppendLog(file, journalRecordSchema, {
       warn: (message) => this.warn(`the pending-job journal: ${message}`),
       snapshot: () => [...this.entries.values()].map((entry) => ({ put: entry })),
@@ -136,8 +149,26 @@ export class JobJournal {
 
   async add(entry: JournalEntry): Promise<void> {
     await this.load();
-    this.apply({ put: entry });
-    await this.log.append({ put: entry });
+    const stored = await this.withBlobs(entry);
+    await this.log.append({ put: stored });
+  }
+
+  /** Resolves once the blob files removed with their last entry so far are gone. */
+  blobsSettled(): Promise<void> {
+    return this.blobWork;
+  }
+
+  /** The message an entry was journaled with, its Buffers restored (large ones read from beside the journal). */
+  restore(entry: JournalEntry): Record<string, unknown> {
+    return restoreMessage(entry.msg, (digest) => {
+      try {
+        return fs.readFileSync(path.join(this.blobDir, DIGEST.test(digest) ? digest : 'invalid'));
+      } catch {
+        // The job is paid for and its result still comes; only this part of its message is gone.
+        this.warn(`a Buffer of the message of job ${entry.job.id ?? entry.key} is missing from ${this.blobDir}: it is restored empty`);
+        return Buffer.alloc(0);
+      }
+    });
   }
 
   async update(key: string, change: Partial<Omit<JournalEntry, 'key'>>): Promise<void> {
@@ -156,25 +187,95 @@ export class JobJournal {
 
   private apply(record: JournalRecord): void {
     if ('put' in record) {
-      this.forget(record.put.key);
+      const previous = this.entries.get(record.put.key);
       this.entries.set(record.put.key, record.put);
+      if (previous?.webhookSecretHash) this.bySecretHash.delete(previous.webhookSecretHash);
       if (record.put.webhookSecretHash) this.bySecretHash.set(record.put.webhookSecretHash, record.put.key);
+      // The new entry's blobs are counted before the old one's are let go: a patch keeps them.
+      this.countBlobs(record.put.msg, 1);
+      if (previous) this.countBlobs(previous.msg, -1);
     } else if ('patch' in record) {
       const entry = this.entries.get(record.patch.key);
       if (entry) this.apply({ put: { ...entry, ...record.patch.change, key: entry.key } });
     } else {
-      this.forget(record.del);
+      const entry = this.entries.get(record.del);
+      if (!entry) return;
+      this.entries.delete(record.del);
+      if (entry.webhookSecretHash) this.bySecretHash.delete(entry.webhookSecretHash);
+      this.countBlobs(entry.msg, -1);
     }
   }
 
-  private forget(key: string): void {
-    const hash = this.entries.get(key)?.webhookSecretHash;
-    if (hash) this.bySecretHash.delete(hash);
-    this.entries.delete(key);
+  /** Applies an entry with its large Buffers stored beside the journal; the references it holds keep them. */
+  private async withBlobs(entry: JournalEntry): Promise<JournalEntry> {
+    const stored = { ...entry, msg: (await this.storeBlobs(entry.msg)) as Record<string, unknown> };
+    this.apply({ put: stored });
+    // storeBlobs held each blob for the time between its write and this entry: the entry holds them now.
+    this.countBlobs(stored.msg, -1);
+    return stored;
+  }
+
+  /**
+   * Replaces large Buffers (as serialisableMessage writes them) with references to files beside the
+   * journal, holding a reference to each from before its write so no removal can race it.
+   */
+  private async storeBlobs(value: unknown): Promise<unknown> {
+    if (Array.isArray(value)) return Promise.all(value.map((item) => this.storeBlobs(item)));
+    if (!value || typeof value !== 'object') return value;
+    const record = value as Record<string, unknown>;
+    if (typeof record.$buffer === 'string' && Object.keys(record).length === 1) {
+      const bytes = Buffer.from(record.$buffer, 'base64');
+      if (bytes.length < BLOB_MIN_BYTES) return value;
+      const digest = createHash('sha256').update(bytes).digest('hex');
+      this.blobRefs.set(digest, (this.blobRefs.get(digest) ?? 0) + 1);
+      const file = path.join(this.blobDir, digest);
+      await this.blobTask(async () => {
+        if (fs.existsSync(file)) return;
+        await fs.promises.mkdir(this.blobDir, { recursive: true });
+        await writeFileAtomically(file, bytes, { durable: true });
+      });
+      return { $blob: digest };
+    }
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(record)) out[key] = await this.storeBlobs(item);
+    return out;
+  }
+
+  private countBlobs(value: unknown, change: 1 | -1): void {
+    if (Array.isArray(value)) return value.forEach((item) => this.countBlobs(item, change));
+    if (!value || typeof value !== 'object') return;
+    const record = value as Record<string, unknown>;
+    if (typeof record.$blob !== 'string') return Object.values(record).forEach((item) => this.countBlobs(item, change));
+    const digest = record.$blob;
+    const count = (this.blobRefs.get(digest) ?? 0) + change;
+    if (count > 0) {
+      this.blobRefs.set(digest, count);
+      return;
+    }
+    this.blobRefs.delete(digest);
+    // While the log is replayed, unreferenced blobs are collected once at the end instead.
+    if (!this.replaying && DIGEST.test(digest)) {
+      void this.blobTask(async () => {
+        if (!this.blobRefs.has(digest)) await fs.promises.rm(path.join(this.blobDir, digest), { force: true });
+      });
+    }
+  }
+
+  private blobTask(task: () => Promise<void>): Promise<void> {
+    const run = this.blobWork.then(task);
+    this.blobWork = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Removes blob files no entry refers to (left by a crash between a blob and its record). */
+  private async collectBlobs(): Promise<void> {
+    const names = await fs.promises.readdir(this.blobDir).catch(() => [] as string[]);
+    for (const name of names) if (!this.blobRefs.has(name)) await fs.promises.rm(path.join(this.blobDir, name), { force: true });
   }
 
   private async read(): Promise<void> {
     try {
+      this.replaying = true;
       for (const record of await this.log.read()) this.apply(record);
     } catch (error) {
       // Unreadable (a folder of that name, no permission): start empty rather than stop Node-RED.
@@ -182,7 +283,10 @@ export class JobJournal {
       const code = (error as NodeJS.ErrnoException).code;
       this.warn(`the pending-job journal ${this.file} cannot be read (${code ?? String(error)}): no journaled job was resumed; fix or remove it`);
       return;
+    } finally {
+      this.replaying = false;
     }
+    await this.collectBlobs();
     await this.carryOverLegacy();
   }
 
@@ -210,8 +314,8 @@ export class JobJournal {
     }
     for (const entry of parsed.jobs) {
       if (this.entries.has(entry.key)) continue;
-      this.apply({ put: entry });
-      await this.log.append({ put: entry });
+      const stored = await this.withBlobs(entry);
+      await this.log.append({ put: stored });
     }
     await fs.promises.rm(legacy, { force: true });
   }

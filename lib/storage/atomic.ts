@@ -15,7 +15,7 @@ export async function removeQuietly(file: string): Promise<void> {
  * Replaces `file` whole or not at all: readers see the old content or the new, never a mix. `durable`
  * flushes the new content to disk before the rename, so a power cut cannot leave an empty file.
  */
-export async function writeFileAtomically(file: string, content: string, options: { durable?: boolean } = {}): Promise<void> {
+export async function writeFileAtomically(file: string, content: string | Uint8Array, options: { durable?: boolean } = {}): Promise<void> {
   const temporary = temporaryBeside(file);
   try {
     const handle = await fs.promises.open(temporary, 'wx');

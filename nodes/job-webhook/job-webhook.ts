@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { applyResult } from '../../lib/contract';
-import { restoreMessage } from '../../lib/jobs/journal';
 import { outcomeOf } from '../../lib/jobs/poll';
 import {
   MAX_WEBHOOK_BYTES,
@@ -50,7 +49,7 @@ export = function register(RED: NodeAPI): void {
       if (!['completed', 'failed', 'expired'].includes(delivery.snapshot.status)) return 'progress';
       webhookRegistry.settle({ secretHash: hash });
       journal.remove(entry.key).catch((error: unknown) => this.warn(`the delivered job could not be removed from the pending-job journal: ${error instanceof Error ? error.message : String(error)}`));
-      const msg = restoreMessage(entry.msg);
+      const msg = journal.restore(entry);
       const job = { ...entry.job, id: entry.job.id ?? delivery.jobId };
       try {
         const snapshot = outcomeOf(job.id ?? 'whose id is unknown', job.provider, delivery.snapshot);

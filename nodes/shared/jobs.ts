@@ -3,7 +3,7 @@ import type { Node, NodeAPI } from 'node-red';
 import type { z } from 'zod';
 import type { Generation, JobInfo, ResolvedRequest } from '../../lib/contract';
 import { InvalidRequestError, applyResult, resolveRequest } from '../../lib/contract';
-import { journalFor, restoreMessage, serialisableMessage } from '../../lib/jobs/journal';
+import { journalFor, serialisableMessage } from '../../lib/jobs/journal';
 import type { JobJournal, JournalEntry } from '../../lib/jobs/journal';
 import { isWebhookProvider, webhookRegistry } from '../../lib/jobs/webhooks';
 import { waitInSlot } from '../../lib/jobs/run';
@@ -89,7 +89,7 @@ export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, se
   journal.load().then(
     () => {
       for (const entry of journal.list().filter((candidate) => candidate.nodeId === node.id)) {
-        inputs.background(restoreMessage(entry.msg) as Message, (msg, context) =>
+        inputs.background(journal.restore(entry) as Message, (msg, context) =>
           waitForJob(RED, node, entry.providerId, entry.job, msg, context, settings(), entry),
         );
       }

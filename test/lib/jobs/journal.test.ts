@@ -33,18 +33,42 @@ describe('lib/jobs journal', () => {
     assert.deepEqual(fs.readdirSync(dir), ['jobs.jsonl'], 'no temporary file is left');
   });
 
-  it('writes one line per change, the message only with the entry that adds it', async () => {
+  it('writes one line per change, and a large Buffer once, beside the journal, removed with its last entry', async () => {
     const file = path.join(dir, 'jobs.jsonl');
     const journal = new JobJournal(file, () => assert.fail('no warning expected'));
-    const big = { ...entry('big'), msg: { payload: { $buffer: Buffer.alloc(1024 * 1024, 7).toString('base64') } } };
-    await journal.add(big);
-    const afterAdd = fs.statSync(file).size;
+    const image = Buffer.alloc(1024 * 1024, 7);
+    const big = (id: string) => ({ ...entry(id), msg: serialisableMessage({ payload: image, topic: id }) });
+    await journal.add(big('big'));
+    await journal.add(big('same-image'));
     await Promise.all(['x', 'y', 'z'].map((id) => journal.add(entry(id))));
     await journal.update('key-big', { orphanReported: true });
     await journal.remove('key-x');
     const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
-    assert.equal(lines.length, 6);
-    assert.ok(afterAdd > 1024 * 1024 && fs.statSync(file).size - afterAdd < 4096, `the later changes wrote ${fs.statSync(file).size - afterAdd} bytes`);
+    assert.equal(lines.length, 7);
+    assert.ok(fs.statSync(file).size < 4096, `the log holds ${fs.statSync(file).size} bytes`);
+    assert.deepEqual(fs.readdirSync(journal.blobDir).length, 1, 'the image is stored once for both jobs');
+    const reread = new JobJournal(file, () => assert.fail('no warning expected'));
+    await reread.load();
+    const restored = reread.restore(reread.list().find((item) => item.key === 'key-big') as JournalEntry);
+    assert.deepEqual(restored.payload, image);
+    assert.equal(restored.topic, 'big');
+    await reread.remove('key-big');
+    await reread.blobsSettled();
+    assert.equal(fs.readdirSync(journal.blobDir).length, 1, 'kept while another job refers to it');
+    await reread.remove('key-same-image');
+    await reread.blobsSettled();
+    assert.equal(fs.readdirSync(journal.blobDir).length, 0, 'removed with the last job that refers to it');
+  });
+
+  it('collects a blob left without its record by a crash, at the next start', async () => {
+    const file = path.join(dir, 'jobs.jsonl');
+    const journal = new JobJournal(file, () => undefined);
+    await journal.add(entry('a'));
+    fs.mkdirSync(journal.blobDir, { recursive: true });
+    fs.writeFileSync(path.join(journal.blobDir, 'f'.repeat(64)), 'orphan');
+    const reread = new JobJournal(file, () => undefined);
+    await reread.load();
+    assert.deepEqual(fs.readdirSync(journal.blobDir), []);
   });
 
   it('skips a torn last record with a warning, resumes every earlier entry, and appends after it cleanly', async () => {
