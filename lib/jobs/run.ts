@@ -238,7 +238,7 @@ async function submitAndComplete(connection: ProviderConnection, submit: AsyncSu
       if (!options.signal?.aborted) await recorder?.ended();
       throw error;
     }
-    if (expectation) expectation.jobId = job.id;
+    if (expectation && job.id) webhookRegistry.identify(expectation, job.id);
     if (options.completion === 'job') {
       handedOn = handOn(job, release);
       return job;

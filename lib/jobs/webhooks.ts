@@ -140,8 +140,8 @@ const TERMINAL = new Set<JobSnapshot['status']>(['completed', 'failed', 'expired
 export interface WebhookExpectation {
   readonly provider: WebhookProvider;
   readonly secretHash: string;
-  /** The provider's job id once the submit has answered. */
-  jobId?: string;
+  /** The provider's job id once the submit has answered (set through WebhookRegistry.identify). */
+  readonly jobId?: string;
   /** Resolves with the first terminal delivery (completed, failed or expired). */
   readonly terminal: Promise<JobSnapshot>;
   /** Non-terminal deliveries (progress), for node status. */
@@ -149,6 +149,7 @@ export interface WebhookExpectation {
 }
 
 interface Entry extends WebhookExpectation {
+  jobId?: string;
   resolve(snapshot: JobSnapshot): void;
   finished: boolean;
   expiresAt: number;
@@ -168,7 +169,10 @@ const SETTLED_LIMIT = 10_000;
  * later delivery is a repeat.
  */
 export class WebhookRegistry {
+  /** By secret digest, in the order registered, which is also the order they expire in. */
   private readonly pending = new Map<string, Entry>();
+  /** Secret digests by `provider:jobId`, so job-poll finds a job's expectation without a scan. */
+  private readonly byJob = new Map<string, string>();
   private readonly settled = new Set<string>();
 
   /** Registers a job (before its submit is sent, so a fast callback is not missed). */
@@ -178,20 +182,29 @@ export class WebhookRegistry {
     if (existing) return existing;
     let resolve!: (snapshot: JobSnapshot) => void;
     const terminal = new Promise<JobSnapshot>((done) => (resolve = done));
-    const entry: Entry = { provider, secretHash, jobId, terminal, resolve, finished: false, expiresAt: Date.now() + EXPECTATION_TTL_MS };
+    const entry: Entry = { provider, secretHash, terminal, resolve, finished: false, expiresAt: Date.now() + EXPECTATION_TTL_MS };
     this.pending.set(secretHash, entry);
+    if (jobId) this.identify(entry, jobId);
     return entry;
+  }
+
+  /** Records the job id the provider gave a job once its submit has answered. */
+  identify(expectation: WebhookExpectation, jobId: string): void {
+    const entry = this.pending.get(expectation.secretHash);
+    if (!entry) return;
+    entry.jobId = jobId;
+    this.byJob.set(`${entry.provider}:${jobId}`, entry.secretHash);
   }
 
   /** The expectation of a job submitted in this process with a webhook, if any (for job-poll). */
   forJob(provider: string, jobId: string): WebhookExpectation | undefined {
-    for (const entry of this.pending.values()) if (entry.provider === provider && entry.jobId === jobId) return entry;
-    return undefined;
+    const hash = this.byJob.get(`${provider}:${jobId}`);
+    return hash === undefined ? undefined : this.pending.get(hash);
   }
 
   /** Marks a job done, whichever way it ended: later deliveries for it are repeats. */
   settle(expectation: Pick<WebhookExpectation, 'secretHash'>): void {
-    this.pending.delete(expectation.secretHash);
+    this.forget(expectation.secretHash);
     this.settled.add(expectation.secretHash);
     if (this.settled.size > SETTLED_LIMIT) this.settled.delete(this.settled.values().next().value as string);
   }
@@ -218,9 +231,20 @@ export class WebhookRegistry {
     return 'completed';
   }
 
+  private forget(secretHash: string): void {
+    const entry = this.pending.get(secretHash);
+    if (!entry) return;
+    this.pending.delete(secretHash);
+    if (entry.jobId) this.byJob.delete(`${entry.provider}:${entry.jobId}`);
+  }
+
+  /** Drops expired expectations: the oldest first, stopping at the first that has not expired. */
   private sweep(): void {
     const now = Date.now();
-    for (const [hash, entry] of this.pending) if (entry.expiresAt < now) this.pending.delete(hash);
+    for (const [hash, entry] of this.pending) {
+      if (entry.expiresAt >= now) return;
+      this.forget(hash);
+    }
   }
 }
 

@@ -58,7 +58,7 @@ describe('lib/jobs webhooks', () => {
     const registry = new WebhookRegistry();
     const secret = newWebhookSecret();
     const expectation = registry.expect('piapi', webhookSecretHash(secret));
-    expectation.jobId = 'task-1';
+    registry.identify(expectation, 'task-1');
     const progress: string[] = [];
     expectation.onProgress = (snapshot) => progress.push(snapshot.status);
     assert.equal(registry.deliver({ ...completed(secret), snapshot: { status: 'processing' } }), 'progress');
@@ -85,13 +85,22 @@ describe('lib/jobs webhooks', () => {
     const registry = new WebhookRegistry();
     const secret = newWebhookSecret();
     const submitted = registry.expect('pixeldojo', webhookSecretHash(secret));
-    submitted.jobId = 'job_9';
+    registry.identify(submitted, 'job_9');
     assert.equal(registry.deliver({ provider: 'pixeldojo', secret, jobId: 'job_9', snapshot: { status: 'failed', reason: 'x' } }), 'completed');
     const found = registry.forJob('pixeldojo', 'job_9');
     assert.equal(found, submitted);
     assert.equal((await found?.terminal)?.status, 'failed');
     assert.equal(registry.forJob('piapi', 'job_9'), undefined);
     assert.equal(registry.expect('pixeldojo', webhookSecretHash(secret)), submitted, 'a resumed wait gets the same expectation');
+  });
+
+  it('forgets a settled job by id, and keeps finding the others, at 10000 pending', () => {
+    const registry = new WebhookRegistry();
+    const hashes = Array.from({ length: 10_000 }, () => webhookSecretHash(newWebhookSecret()));
+    hashes.forEach((hash, index) => registry.expect('piapi', hash, `task-${index}`));
+    registry.settle({ secretHash: hashes[5] as string });
+    assert.equal(registry.forJob('piapi', 'task-5'), undefined);
+    assert.equal(registry.forJob('piapi', 'task-9999')?.secretHash, hashes[9999]);
   });
 
   it('reads a body up to the cap, and stops reading past it', async () => {
