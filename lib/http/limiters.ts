@@ -178,13 +178,16 @@ export class ConcurrencyLimiter {
     return this.queue.length;
   }
 
-  /** Resolves with a release function once a slot is held. */
-  async acquire(signal?: AbortSignal): Promise<() => void> {
+  /**
+   * Resolves with a release function once a slot is held. `alreadyPaid`: the wait for a job already
+   * submitted (resumed, or taken over by job-poll) is never refused for a full queue.
+   */
+  async acquire(signal?: AbortSignal, options: { alreadyPaid?: boolean } = {}): Promise<() => void> {
     if (this.active < this.options.max && this.queue.length === 0) {
       this.active++;
     } else {
       // A woken waiter inherits the releasing caller's slot, so `active` is not touched here.
-      await this.queue.wait(signal);
+      await this.queue.wait(signal, options.alreadyPaid);
     }
     let released = false;
     return () => {

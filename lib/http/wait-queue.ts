@@ -20,9 +20,10 @@ export class WaitQueue {
     return this.waiters.length;
   }
 
-  wait(signal?: AbortSignal): Promise<void> {
+  /** `unbounded`: a caller that must not be refused (a job already paid for) waits however full the queue is. */
+  wait(signal?: AbortSignal, unbounded = false): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    if (this.waiters.length >= this.maxWaiting) return Promise.reject(this.fullError());
+    if (!unbounded && this.waiters.length >= this.maxWaiting) return Promise.reject(this.fullError());
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         const index = this.waiters.indexOf(waiter);

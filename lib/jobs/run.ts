@@ -282,7 +282,7 @@ export async function waitInSlot(connection: ProviderConnection, job: JobInfo, o
     clearTimeout(handed.timer);
     handedOnSlots.delete(key);
   }
-  const release = handed?.release ?? (await connection.concurrency.acquire(options.signal));
+  const release = handed?.release ?? (await connection.concurrency.acquire(options.signal, { alreadyPaid: true }));
   try {
     return await waitRecorded(connection, job, options);
   } finally {

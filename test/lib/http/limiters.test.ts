@@ -119,6 +119,16 @@ describe('lib/http limiters', () => {
       assert.equal(limiter.inFlight, 0);
     });
 
+    it('never refuses the wait of a job already paid for, however full the queue', async () => {
+      const limiter = new ConcurrencyLimiter({ max: 1, maxWaiting: 1, name: 'test' });
+      const release = await limiter.acquire();
+      const waiting = [limiter.acquire(), ...Array.from({ length: 5 }, () => limiter.acquire(undefined, { alreadyPaid: true }))];
+      await assert.rejects(limiter.acquire(), LimiterQueueFullError);
+      release();
+      for (const slot of waiting) (await slot)();
+      assert.equal(limiter.inFlight, 0);
+    });
+
     it('fails clearly when the queue is full and frees slots released twice only once', async () => {
       const limiter = new ConcurrencyLimiter({ max: 1, maxWaiting: 1, name: 'PiAPI (free plan)' });
       const release = await limiter.acquire();
