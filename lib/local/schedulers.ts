@@ -24,14 +24,40 @@ export const schedulerConfigSchema = z.looseObject({
   beta_end: z.number().positive().default(0.012),
   beta_schedule: z.enum(['linear', 'scaled_linear', 'squaredcos_cap_v2']).default('scaled_linear'),
   prediction_type: z.enum(['epsilon', 'v_prediction']).default('epsilon'),
-  timestep_spacing: z.enum(['leading', 'trailing', 'linspace']).default('leading'),
+  /** Left out of older configs (SD 1.5, SD 2.1): each scheduler then takes its own default (classDefaults). */
+  timestep_spacing: z.enum(['leading', 'trailing', 'linspace']).optional(),
   steps_offset: z.number().int().nonnegative().default(0),
-  set_alpha_to_one: z.boolean().default(false),
+  set_alpha_to_one: z.boolean().optional(),
+  clip_sample: z.boolean().optional(),
+  clip_sample_range: z.number().positive().default(1),
   use_karras_sigmas: z.boolean().default(false),
   original_inference_steps: z.number().int().positive().default(50),
   timestep_scaling: z.number().positive().default(10),
 });
 export type SchedulerConfig = z.output<typeof schedulerConfigSchema>;
+/** A config with the keys a scheduler reads settled: the file's value, else the scheduler's own default. */
+type SettledConfig = SchedulerConfig & Required<Pick<SchedulerConfig, 'timestep_spacing' | 'set_alpha_to_one' | 'clip_sample'>>;
+
+/**
+ * Each diffusers scheduler class's defaults for the keys a config file may lack, as its `from_config`
+ * applies them: Euler, Euler a and DPM-Solver space timesteps by `linspace`; DDIM and LCM by `leading`,
+ * with alpha_bar 1 past the last step; DDIM clips its predicted original sample to [-1, 1].
+ */
+function classDefaults(name: SchedulerName): Pick<SettledConfig, 'timestep_spacing' | 'set_alpha_to_one' | 'clip_sample'> {
+  if (name === 'ddim') return { timestep_spacing: 'leading', set_alpha_to_one: true, clip_sample: true };
+  if (name === 'lcm') return { timestep_spacing: 'leading', set_alpha_to_one: true, clip_sample: false };
+  return { timestep_spacing: 'linspace', set_alpha_to_one: false, clip_sample: false };
+}
+
+function settle(name: SchedulerName, config: SchedulerConfig): SettledConfig {
+  const defaults = classDefaults(name);
+  return {
+    ...config,
+    timestep_spacing: config.timestep_spacing ?? defaults.timestep_spacing,
+    set_alpha_to_one: config.set_alpha_to_one ?? defaults.set_alpha_to_one,
+    clip_sample: config.clip_sample ?? defaults.clip_sample,
+  };
+}
 
 /** The scheduler a model ships with, when it is one of ours; `euler` otherwise (e.g. PNDM). */
 export function defaultScheduler(config: SchedulerConfig): SchedulerName {
@@ -86,7 +112,7 @@ export function karrasSigmas(sigmaMin: number, sigmaMax: number, steps: number, 
 }
 
 /** Discrete timesteps, high to low, for the spacing diffusers calls leading, trailing or linspace. */
-export function spacedTimesteps(config: SchedulerConfig, steps: number): number[] {
+export function spacedTimesteps(config: SettledConfig, steps: number): number[] {
   const n = config.num_train_timesteps;
   if (config.timestep_spacing === 'linspace') return linspace(0, n - 1, steps).reverse();
   if (config.timestep_spacing === 'trailing') {
@@ -98,7 +124,7 @@ export function spacedTimesteps(config: SchedulerConfig, steps: number): number[
 }
 
 /** DPM-Solver's timesteps: diffusers spaces steps + 1 points and drops the last, except when trailing. */
-function multistepTimesteps(config: SchedulerConfig, steps: number): number[] {
+function multistepTimesteps(config: SettledConfig, steps: number): number[] {
   if (config.timestep_spacing === 'trailing') return spacedTimesteps(config, steps);
   if (config.timestep_spacing === 'linspace') return spacedTimesteps(config, steps + 1).slice(0, steps).map(Math.round);
   const ratio = Math.floor(config.num_train_timesteps / (steps + 1));
@@ -163,7 +189,7 @@ class SigmaScheduler implements Scheduler {
 
   constructor(
     readonly name: 'euler' | 'euler_a' | 'dpmpp_2m' | 'dpmpp_2m_karras',
-    private readonly config: SchedulerConfig,
+    private readonly config: SettledConfig,
     steps: number,
   ) {
     const training = trainingSigmas(config);
@@ -172,7 +198,8 @@ class SigmaScheduler implements Scheduler {
     let sigmas = timesteps.map((t) => sigmaAt(training, t));
     const karras = name === 'dpmpp_2m_karras' || (name !== 'dpmpp_2m' && config.use_karras_sigmas);
     if (karras) {
-      sigmas = karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], steps);
+      // As diffusers does: DPM-Solver ramps over the whole training range, Euler over its spaced sigmas.
+      sigmas = multistep ? karrasSigmas(training[0] as number, training[training.length - 1] as number, steps) : karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], steps);
       timesteps = sigmas.map((sigma) => timestepForSigma(training, sigma));
       if (multistep) timesteps = timesteps.map(Math.round);
     }
@@ -237,7 +264,7 @@ class AlphaScheduler implements Scheduler {
 
   constructor(
     readonly name: 'ddim' | 'lcm',
-    private readonly config: SchedulerConfig,
+    private readonly config: SettledConfig,
     private readonly steps: number,
   ) {
     this.alphas = alphasCumprod(config);
@@ -265,7 +292,10 @@ class AlphaScheduler implements Scheduler {
   step(prediction: Float32Array, index: number, sample: Float32Array, noise: NoiseSource): Float32Array {
     const timestep = this.timesteps[index];
     const alpha = this.alphaAt(timestep);
-    const { original, epsilon } = this.predictions(prediction, alpha, sample);
+    const predicted = this.predictions(prediction, alpha, sample);
+    const { epsilon } = predicted;
+    const range = this.config.clip_sample_range;
+    const original = this.config.clip_sample ? predicted.original.map((value) => Math.min(range, Math.max(-range, value))) : predicted.original;
     if (this.name === 'ddim') {
       const previous = this.alphaAt(timestep - Math.floor(this.config.num_train_timesteps / this.steps));
       return combine(Math.sqrt(previous), original, Math.sqrt(1 - previous), epsilon);
@@ -296,6 +326,7 @@ export function lcmTimesteps(config: SchedulerConfig, steps: number): number[] {
 
 export function createScheduler(name: SchedulerName, config: SchedulerConfig, steps: number): Scheduler {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a whole number of at least 1 (got ${steps})`);
-  if (name === 'ddim' || name === 'lcm') return new AlphaScheduler(name, config, steps);
-  return new SigmaScheduler(name, config, steps);
+  const settled = settle(name, config);
+  if (name === 'ddim' || name === 'lcm') return new AlphaScheduler(name, settled, steps);
+  return new SigmaScheduler(name, settled, steps);
 }

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { alphasCumprod, createScheduler, defaultScheduler, karrasSigmas, lcmTimesteps, schedulerConfigSchema, spacedTimesteps, trainingSigmas } from '../../../lib/local/schedulers';
+import fs from 'node:fs';
+import path from 'node:path';
+import { alphasCumprod, createScheduler, defaultScheduler, karrasSigmas, lcmTimesteps, schedulerConfigSchema, trainingSigmas } from '../../../lib/local/schedulers';
+import type { SchedulerName } from '../../../lib/local/schedulers';
+import { REPO_ROOT } from '../../../scripts/node-red-home';
 
 // Stable Diffusion 1.5's scheduler_config.json (PNDM in the export; the schedule is what matters).
 const sd15 = schedulerConfigSchema.parse({
@@ -49,19 +53,41 @@ describe('schedulers', () => {
     assert.throws(() => lcmTimesteps(lcm, 51), /at most 50 steps/);
   });
 
-  it('spaces Euler like diffusers: leading from 951 with unit-variance start noise, trailing for SD-Turbo', () => {
-    const euler = createScheduler('euler', sd15, 20);
-    assert.deepEqual(euler.timesteps.slice(0, 3), [951, 901, 851]);
-    assert.ok(Math.abs(euler.initNoiseSigma - 11.0736) < 1e-3, String(euler.initNoiseSigma));
-    assert.deepEqual(spacedTimesteps(turbo, 4), [999, 749, 499, 249]);
-    const fast = createScheduler('euler', turbo, 4);
-    assert.ok(Math.abs(fast.initNoiseSigma - 14.6146) < 1e-3, 'trailing starts at sigma_max itself');
-    assert.deepEqual(spacedTimesteps(schedulerConfigSchema.parse({ ...sd15, timestep_spacing: 'linspace' }), 3), [999, 499.5, 0]);
+  // Reference schedules computed with numpy from diffusers' own set_timesteps (test/fixtures/diffusers/schedules.py),
+  // from the published SD 1.5, SD 2.1 and SD-Turbo configs as shipped, missing keys and all.
+  const reference = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'diffusers', 'schedules.json'), 'utf8')) as {
+    published: Record<string, unknown>;
+    cases: Array<{ model: string; scheduler: SchedulerName; steps: number; timesteps: number[]; sigmas?: number[]; initNoiseSigma?: number }>;
+  };
+  for (const { model, scheduler, steps, timesteps, sigmas, initNoiseSigma } of reference.cases) {
+    it(`${scheduler} on ${model}'s published config, ${steps} step(s): the timesteps and start noise diffusers gives`, () => {
+      const ours = createScheduler(scheduler, schedulerConfigSchema.parse(reference.published[model]), steps);
+      const within = (actual: number, expected: number) => Math.abs(actual - expected) <= 1e-3 * Math.max(1, Math.abs(expected));
+      assert.equal(ours.timesteps.length, timesteps.length);
+      ours.timesteps.forEach((value, index) => assert.ok(within(value, timesteps[index] as number), `timestep ${index}: ${value} vs ${timesteps[index]}`));
+      if (initNoiseSigma === undefined || !sigmas) return;
+      // DPM-Solver starts from unit noise in diffusers' VP form, which is sqrt(sigma_max^2 + 1) in this sigma form.
+      const expected = scheduler.startsWith('dpmpp') ? Math.sqrt((sigmas[0] as number) ** 2 + 1) * initNoiseSigma : initNoiseSigma;
+      assert.ok(within(ours.initNoiseSigma, expected), `start noise ${ours.initNoiseSigma} vs ${expected}`);
+    });
+  }
+
+  it('spaces trailing and linspace like diffusers', () => {
+    const turboSettled = schedulerConfigSchema.parse({ ...turbo });
+    assert.deepEqual(createScheduler('ddim', turboSettled, 4).timesteps, [999, 749, 499, 249]);
+    assert.deepEqual(createScheduler('euler', schedulerConfigSchema.parse({ ...sd15, timestep_spacing: 'linspace' }), 3).timesteps, [999, 499.5, 0]);
   });
 
-  it('gives DPM++ 2M Karras its rounded timesteps for 20 steps', () => {
-    assert.deepEqual(createScheduler('dpmpp_2m_karras', sd15, 20).timesteps, [941, 912, 881, 848, 813, 774, 733, 688, 639, 586, 529, 468, 404, 339, 274, 213, 158, 112, 75, 48]);
-    assert.deepEqual(createScheduler('dpmpp_2m', sd15, 20).timesteps.slice(0, 3), [941, 894, 847]);
+  it('clips DDIM\'s predicted original sample to [-1, 1] by default, and not when the config says clip_sample false', () => {
+    const latents = new Float32Array([3, -3, 0.5]);
+    // A model that predicts no noise: the original sample is the latents scaled by 1/sqrt(alpha_bar).
+    const prediction = new Float32Array(3);
+    const noise = () => new Float32Array(3);
+    const clipped = createScheduler('ddim', schedulerConfigSchema.parse({ beta_schedule: 'scaled_linear' }), 1).step(prediction, 0, latents, noise);
+    const free = createScheduler('ddim', schedulerConfigSchema.parse({ beta_schedule: 'scaled_linear', clip_sample: false }), 1).step(prediction, 0, latents, noise);
+    // One step ends at alpha_bar 1 (set_alpha_to_one defaults to true for DDIM): the result is the original sample itself.
+    assert.ok(Math.abs((clipped[0] as number) - 1) < 1e-6 && Math.abs((clipped[1] as number) + 1) < 1e-6, String(clipped));
+    assert.ok((free[0] as number) > 3, String(free));
   });
 
   it('denoises a known clean signal back to itself when the model predicts the true noise', () => {
