@@ -57,18 +57,34 @@ describe('schedulers', () => {
   // from the published SD 1.5, SD 2.1 and SD-Turbo configs as shipped, missing keys and all.
   const reference = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'diffusers', 'schedules.json'), 'utf8')) as {
     published: Record<string, unknown>;
-    cases: Array<{ model: string; scheduler: SchedulerName; steps: number; timesteps: number[]; sigmas?: number[]; initNoiseSigma?: number }>;
+    initial: number[];
+    noise: number[][];
+    cases: Array<{ model: string; scheduler: SchedulerName; steps: number; timesteps: number[]; sigmas?: number[]; initNoiseSigma?: number; final: number[] }>;
   };
-  for (const { model, scheduler, steps, timesteps, sigmas, initNoiseSigma } of reference.cases) {
-    it(`${scheduler} on ${model}'s published config, ${steps} step(s): the timesteps and start noise diffusers gives`, () => {
+  /** The reference's stand-in UNet, in closed form (schedules.py `unet`). */
+  const unet = (sample: Float32Array, timestep: number): Float32Array =>
+    sample.map((value, index) => 0.8 * Math.tanh(value) + 0.05 * (timestep / 1000) * value + 0.01 * Math.sin(index + timestep / 100));
+  for (const { model, scheduler, steps, timesteps, sigmas, initNoiseSigma, final } of reference.cases) {
+    it(`${scheduler} on ${model}'s config, ${steps} step(s): diffusers' timesteps, start noise and final latents`, () => {
       const ours = createScheduler(scheduler, schedulerConfigSchema.parse(reference.published[model]), steps);
       const within = (actual: number, expected: number) => Math.abs(actual - expected) <= 1e-3 * Math.max(1, Math.abs(expected));
       assert.equal(ours.timesteps.length, timesteps.length);
       ours.timesteps.forEach((value, index) => assert.ok(within(value, timesteps[index] as number), `timestep ${index}: ${value} vs ${timesteps[index]}`));
-      if (initNoiseSigma === undefined || !sigmas) return;
-      // DPM-Solver starts from unit noise in diffusers' VP form, which is sqrt(sigma_max^2 + 1) in this sigma form.
-      const expected = scheduler.startsWith('dpmpp') ? Math.sqrt((sigmas[0] as number) ** 2 + 1) * initNoiseSigma : initNoiseSigma;
-      assert.ok(within(ours.initNoiseSigma, expected), `start noise ${ours.initNoiseSigma} vs ${expected}`);
+      if (initNoiseSigma !== undefined && sigmas) {
+        // DPM-Solver starts from unit noise in diffusers' VP form, which is sqrt(sigma_max^2 + 1) in this sigma form.
+        const expected = scheduler.startsWith('dpmpp') ? Math.sqrt((sigmas[0] as number) ** 2 + 1) * initNoiseSigma : initNoiseSigma;
+        assert.ok(within(ours.initNoiseSigma, expected), `start noise ${ours.initNoiseSigma} vs ${expected}`);
+      }
+      // The whole sampling loop, as diffusers' pipelines run it, from the same latents and noise.
+      let latents: Float32Array = Float32Array.from(reference.initial, (value) => value * ours.initNoiseSigma);
+      let drawn = 0;
+      const noise = (count: number) => Float32Array.from((reference.noise[drawn++] as number[]).slice(0, count));
+      ours.timesteps.forEach((timestep, index) => {
+        const prediction = unet(ours.scaleModelInput(latents, index), timestep);
+        latents = ours.step(prediction, index, latents, noise);
+      });
+      const error = Math.hypot(...Array.from(latents, (value, index) => value - (final[index] as number))) / Math.hypot(...final);
+      assert.ok(error <= 1e-3, `final latents differ from diffusers' by ${error.toExponential(2)} (relative)`);
     });
   }
 
