@@ -50,24 +50,52 @@ interface UnetSpecs {
   timestep: InputSpec;
   context: InputSpec;
   channels: number;
-  /** A dynamic batch dimension: uncond and cond go through the UNet in one call. */
-  batched: boolean;
+  /**
+   * The batch the export takes: `dynamic` runs uncond and cond in one call; `two` (a fixed batch of 2)
+   * always sends two; `one` runs them in separate calls.
+   */
+  batch: 'dynamic' | 'two' | 'one';
+  /** An LCM-distilled UNet's guidance embedding input (time_cond_proj_dim wide): guidance goes in there, not through a second pass. */
+  timestepCond?: { spec: InputSpec; width: number };
 }
 
 function unetSpecs(unet: InferenceSession, settings: GenerationSettings): UnetSpecs {
   if (unet.inputNames.includes('text_embeds')) throw new InvalidRequestError('this is an SDXL export; local-sd runs SD 1.x, SD 2.x and SD-Turbo exports');
   const sample = inputSpec(unet, 'sample', 'unet');
-  const [, channels, height, width] = sample.shape;
+  const [batch, channels, height, width] = sample.shape;
   for (const [dimension, wanted, name] of [[height, settings.height, 'height'], [width, settings.width, 'width']] as const) {
     if (!isDynamic(dimension) && Number(dimension) * 8 !== wanted) throw new InvalidRequestError(`this model's UNet only makes images ${Number(dimension) * 8} pixels in ${name}`);
   }
+  if (!isDynamic(batch) && batch !== 1 && batch !== 2) throw new InvalidRequestError(`this model's UNet was exported for a batch of ${batch}; local-sd runs batches of 1 or 2`);
+  const cond = unet.inputNames.includes('timestep_cond') ? inputSpec(unet, 'timestep_cond', 'unet') : undefined;
+  const condWidth = cond ? Number(cond.shape[1]) : 0;
+  if (cond && (isDynamic(cond.shape[1]) || condWidth < 1)) throw new InvalidRequestError('this model\'s UNet takes a timestep_cond of no fixed width: its time_cond_proj_dim is unknown');
   return {
     sample,
     timestep: inputSpec(unet, 'timestep', 'unet'),
     context: inputSpec(unet, 'encoder_hidden_states', 'unet'),
     channels: typeof channels === 'number' && channels > 0 ? channels : 4,
-    batched: isDynamic(sample.shape[0]),
+    batch: isDynamic(batch) ? 'dynamic' : batch === 2 ? 'two' : 'one',
+    timestepCond: cond ? { spec: cond, width: condWidth } : undefined,
   };
+}
+
+/**
+ * The guidance embedding an LCM-distilled UNet takes as `timestep_cond`, as diffusers'
+ * LatentConsistencyModelPipeline computes it (get_guidance_scale_embedding of guidance - 1):
+ * sines then cosines of 1000 w over `width / 2` frequencies from 1 down to 1/10000.
+ */
+export function guidanceEmbedding(guidance: number, width: number): Float32Array {
+  const w = (guidance - 1) * 1000;
+  const half = Math.floor(width / 2);
+  const out = new Float32Array(width);
+  const step = Math.log(10000) / (half - 1);
+  for (let i = 0; i < half; i++) {
+    const angle = w * Math.exp(-step * i);
+    out[i] = Math.sin(angle);
+    out[half + i] = Math.cos(angle);
+  }
+  return out;
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {
@@ -115,7 +143,8 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
     throw new InvalidRequestError((error as Error).message);
   }
   const unet = unetSpecs(model.unet, settings);
-  const guided = settings.guidance > 1;
+  // An LCM-distilled UNet is guided by its embedding, in one pass, as diffusers' LCM pipeline runs it.
+  const guided = settings.guidance > 1 && !unet.timestepCond;
   const idsSpec = inputSpec(model.textEncoder, 'input_ids', 'text_encoder');
   const encodeText = (ids: Int32Array): Promise<Float32Array> => run(model.textEncoder, { input_ids: idsTensor(ort, idsSpec, ids) });
   const prompt = model.tokenizer.encode(settings.prompt);
@@ -148,18 +177,27 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
   const contextTensor = (context: Float32Array, batch: number): Tensor => floatTensor(ort, unet.context.type, context, [batch, CLIP_CONTEXT_LENGTH, cond.length / CLIP_CONTEXT_LENGTH]);
   const contexts = {
     cond: contextTensor(cond, 1),
-    uncond: uncond && !unet.batched ? contextTensor(uncond, 1) : undefined,
-    both: uncond && unet.batched ? contextTensor(concat(uncond, cond), 2) : undefined,
+    uncond: uncond && unet.batch === 'one' ? contextTensor(uncond, 1) : undefined,
+    both: uncond && unet.batch !== 'one' ? contextTensor(concat(uncond, cond), 2) : undefined,
+    // A fixed batch of 2 without guidance: the prompt twice, and the first result kept.
+    twice: !uncond && unet.batch === 'two' ? contextTensor(concat(cond, cond), 2) : undefined,
   };
+  const embedding = unet.timestepCond ? guidanceEmbedding(settings.guidance, unet.timestepCond.width) : undefined;
   const unetRun = (sample: Float32Array, context: Tensor, timestep: number): Promise<Float32Array> => {
     const batch = context.dims[0];
-    return run(model.unet, {
+    const feeds: Record<string, Tensor> = {
       sample: floatTensor(ort, unet.sample.type, sample, [batch, ...latentShape.slice(1)]),
       timestep: timestepTensor(ort, unet.timestep, timestep, batch),
       encoder_hidden_states: context,
-    });
+    };
+    if (unet.timestepCond && embedding) {
+      const repeated = batch === 1 ? embedding : concat(embedding, embedding);
+      feeds.timestep_cond = floatTensor(ort, unet.timestepCond.spec.type, repeated, [batch, embedding.length]);
+    }
+    return run(model.unet, feeds);
   };
   const predict = async (input: Float32Array, timestep: number): Promise<Float32Array> => {
+    if (!uncond && contexts.twice) return (await unetRun(concat(input, input), contexts.twice, timestep)).subarray(0, input.length);
     if (!uncond) return unetRun(input, contexts.cond, timestep);
     let unconditional: Float32Array;
     let conditional: Float32Array;

@@ -79,8 +79,10 @@ export function idsTensor(ort: OnnxRuntime, spec: InputSpec, ids: Int32Array): T
 
 /** The timestep as the UNet declares it: int64, float or float16; per batch entry [B], or a 0-d scalar. */
 export function timestepTensor(ort: OnnxRuntime, spec: InputSpec, timestep: number, batch: number): Tensor {
-  const dims = spec.shape.length === 0 ? [] : [batch];
-  const count = dims.length === 0 ? 1 : batch;
+  // A 0-d scalar, one element for the whole batch (declared [1]), or one per batch entry.
+  const declared = spec.shape[0];
+  const dims = spec.shape.length === 0 ? [] : [isDynamic(declared) ? batch : Number(declared)];
+  const count = dims[0] ?? 1;
   if (spec.type === 'int64') return new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims);
   if (spec.type === 'int32') return new ort.Tensor('int32', new Int32Array(count).fill(Math.round(timestep)), dims);
   return floatTensor(ort, spec.type, new Float32Array(count).fill(timestep), dims);

@@ -21,6 +21,12 @@ export interface TinyModelOptions {
   externalData?: boolean;
   /** A dynamic batch dimension lets guidance run uncond and cond in one UNet call. */
   dynamicBatch?: boolean;
+  /** A UNet exported with a fixed batch of 2 (uncond and cond), as some guidance exports are. */
+  fixedBatchOfTwo?: boolean;
+  /** The timestep declared with one element while the batch is dynamic (broadcast over the batch). */
+  timestepOfOne?: boolean;
+  /** An LCM-distilled UNet's `timestep_cond` input (the guidance embedding), with time_cond_proj_dim elements. */
+  timestepCond?: number;
   vaeEncoder?: boolean;
   /** SD 2.x tokenizers pad with "!", SD 1.x with the end token. */
   padToken?: '<|endoftext|>' | '!';
@@ -86,14 +92,20 @@ function unet(options: Required<TinyModelOptions>, random: SeededRandom): OnnxGr
   const g = new GraphBuilder(random);
   const fp16 = options.precision === 'fp16';
   const type: OnnxTypeName = fp16 ? 'float16' : 'float';
-  const batch = options.dynamicBatch ? 'batch' : 1;
+  const batch = options.fixedBatchOfTwo ? 2 : options.dynamicBatch ? 'batch' : 1;
   const sample = fp16 ? g.cast('sample', 'float') : 'sample';
   const context = fp16 ? g.cast('encoder_hidden_states', 'float') : 'encoder_hidden_states';
   // The prompt's influence: the mean of its embeddings, one value per batch entry.
   const contextMean = g.add('ReduceMean', [context], { axes: [1, 2], keepdims: 1 });
   const contextTerm = g.add('Unsqueeze', [contextMean, g.constant(BigInt64Array.from([3n]), [1], 'int64')]);
   const time = g.add('Reshape', [g.cast('timestep', 'float'), g.constant(BigInt64Array.from([-1n, 1n, 1n, 1n]), [4], 'int64')]);
-  const timeTerm = g.add('Mul', [time, g.constant(Float32Array.from([0.001]), [1], 'float')]);
+  let timeTerm = g.add('Mul', [time, g.constant(Float32Array.from([0.001]), [1], 'float')]);
+  if (options.timestepCond > 0) {
+    // The guidance embedding's influence: its mean, one value per batch entry.
+    const condMean = g.add('ReduceMean', [g.cast('timestep_cond', 'float')], { axes: [1], keepdims: 1 });
+    const condTerm = g.add('Reshape', [condMean, g.constant(BigInt64Array.from([-1n, 1n, 1n, 1n]), [4], 'int64')]);
+    timeTerm = g.add('Add', [timeTerm, g.add('Mul', [condTerm, g.constant(Float32Array.from([0.01]), [1], 'float')])]);
+  }
   let hidden = sample;
   const layers = Math.max(1, options.unetLayers);
   for (let layer = 0; layer < layers; layer++) {
@@ -109,13 +121,14 @@ function unet(options: Required<TinyModelOptions>, random: SeededRandom): OnnxGr
   if (fp16) g.cast(withContext, 'float16', 'out_sample');
   const timestepValue: OnnxValue = options.timestep === 'scalar'
     ? { name: 'timestep', type: fp16 ? 'float16' : 'float', shape: [] }
-    : { name: 'timestep', type: fp16 ? 'float16' : options.timestep === 'int64' ? 'int64' : 'float', shape: [batch] };
+    : { name: 'timestep', type: fp16 ? 'float16' : options.timestep === 'int64' ? 'int64' : 'float', shape: [options.timestepOfOne ? 1 : batch] };
   return g.graph(
     'unet',
     [
       { name: 'sample', type, shape: [batch, LATENT_CHANNELS, 'height', 'width'] },
       timestepValue,
       { name: 'encoder_hidden_states', type, shape: [batch, 77, options.hiddenSize] },
+      ...(options.timestepCond > 0 ? [{ name: 'timestep_cond', type, shape: [batch, options.timestepCond] } as OnnxValue] : []),
     ],
     [{ name: 'out_sample', type, shape: [batch, LATENT_CHANNELS, 'height', 'width'] }],
   );
@@ -150,6 +163,9 @@ const DEFAULTS: Required<TinyModelOptions> = {
   precision: 'fp32',
   externalData: false,
   dynamicBatch: true,
+  fixedBatchOfTwo: false,
+  timestepOfOne: false,
+  timestepCond: 0,
   vaeEncoder: true,
   padToken: '<|endoftext|>',
   scheduler: {},

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { readModelFolder } from '../../../lib/local/model-folder';
 import { settleGeneration } from '../../../lib/local/params';
-import { generate } from '../../../lib/local/pipeline';
+import { generate, guidanceEmbedding } from '../../../lib/local/pipeline';
 import type { LoadedModel } from '../../../lib/local/pipeline';
 import type { OnnxRuntime } from '../../../lib/local/tensors';
 import { ClipTokenizer } from '../../../lib/local/tokenizer';
 import { writeTinyModel } from '../../../lib/sandbox/tiny-sd';
 import type { TinyModelOptions } from '../../../lib/sandbox/tiny-sd';
 import { readPngText } from '../../../lib/storage/png-text';
+import { REPO_ROOT } from '../../../scripts/node-red-home';
 import { pngSize, rgbOf } from '../../support/png';
 
 const ort = require('onnxruntime-node') as OnnxRuntime;
@@ -88,6 +90,39 @@ describe('local pipeline', function () {
     await generate(ort, unguided.model, settings(1), hooks);
     assert.deepEqual(unguided.calls.unet.map((feeds) => feeds.sample.dims[0]), [1, 1, 1]);
     assert.equal(unguided.calls.textEncoder, 1, 'no negative prompt is encoded without guidance');
+  });
+
+  it('runs a UNet exported with a fixed batch of 2, guided and unguided', async () => {
+    const settings = (guidance: number) => settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 3, guidance_scale: guidance });
+    for (const guidance of [7.5, 1]) {
+      const two = await model({ fixedBatchOfTwo: true });
+      const { png } = await generate(ort, two.model, settings(guidance), hooks);
+      assert.deepEqual(pngSize(png), { width: 64, height: 64 });
+      assert.deepEqual(two.calls.unet.map((feeds) => feeds.sample.dims[0]), [2, 2, 2], `guidance ${guidance}`);
+    }
+  });
+
+  it('sends one timestep for the whole batch to a UNet that declares its timestep [1]', async () => {
+    const one = await model({ timestepOfOne: true });
+    const { png } = await generate(ort, one.model, settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 2, guidance_scale: 7.5 }), hooks);
+    assert.deepEqual(pngSize(png), { width: 64, height: 64 });
+    assert.deepEqual(one.calls.unet.map((feeds) => [feeds.sample.dims[0], ...feeds.timestep.dims]), [[2, 1], [2, 1]]);
+  });
+
+  it('feeds an LCM-distilled UNet the guidance embedding diffusers computes, in one pass per step', async () => {
+    const embeddings = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'diffusers', 'schedules.json'), 'utf8')) as {
+      guidanceEmbedding: Array<{ guidance: number; dim: number; values: number[] }>;
+    }).guidanceEmbedding;
+    for (const { guidance, dim, values } of embeddings) {
+      Array.from(guidanceEmbedding(guidance, dim)).forEach((value, index) => assert.ok(Math.abs(value - (values[index] as number)) < 1e-5, `guidance ${guidance}, width ${dim}, [${index}]: ${value} vs ${values[index]}`));
+    }
+    const lcm = await model({ timestepCond: 8, scheduler: { _class_name: 'LCMScheduler' } });
+    const { png } = await generate(ort, lcm.model, settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 4, guidance_scale: 8.5 }), hooks);
+    assert.deepEqual(pngSize(png), { width: 64, height: 64 });
+    assert.deepEqual(lcm.calls.unet.map((feeds) => feeds.sample.dims[0]), [1, 1, 1, 1], 'guidance is in the embedding: no unconditional pass');
+    const fed = await (lcm.calls.unet[0]?.timestep_cond as Tensor).getData();
+    Array.from(fed as Float32Array).forEach((value, index) => assert.ok(Math.abs(value - (embeddings[0]?.values[index] as number)) < 1e-5, `timestep_cond[${index}]`));
+    assert.equal(lcm.calls.textEncoder, 1, 'no negative prompt is encoded');
   });
 
   it('builds every input from the model\'s declared types: ids int32/int64, timestep int64/float/scalar/fp16', async () => {
