@@ -21,6 +21,8 @@ export interface LoadedModel {
   unet: InferenceSession;
   vaeDecoder: InferenceSession;
   vaeEncoder?: InferenceSession;
+  /** Whether the VAE encoder samples inside its graph (learned on the first img2img: it then encodes the same image twice). */
+  encoderSamples?: boolean;
 }
 
 export interface GenerationHooks {
@@ -40,6 +42,8 @@ export interface GenerationOutput {
   png: Buffer;
   seed: number;
   scheduler: SchedulerName;
+  /** What the user should know about this model's output (said once per message). */
+  warnings: string[];
   /** Prompt tokens past CLIP's 75 that were cut. */
   truncatedTokens: number;
   timings: GenerationTimings;
@@ -127,6 +131,7 @@ function toPlanes(rgb: Uint8Array, width: number, height: number): Float32Array 
 export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: GenerationSettings, hooks: GenerationHooks): Promise<GenerationOutput> {
   const started = performance.now();
   const timings: GenerationTimings = { totalMs: 0, onnxMs: 0, onnxRuns: 0 };
+  const warnings: string[] = [];
   const run = async (session: InferenceSession, feeds: Record<string, Tensor>): Promise<Float32Array> => {
     const before = performance.now();
     const outputs = await session.run(feeds);
@@ -166,7 +171,17 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
     const rgb = await decodeRgb(Buffer.from(settings.image.buffer, settings.image.byteOffset, settings.image.byteLength), settings.width, settings.height).catch((error: Error) => {
       throw new InvalidRequestError(`params.image could not be read as an image: ${error.message}`);
     });
-    const encoded = await run(model.vaeEncoder, { sample: floatTensor(ort, encoderInput.type, toPlanes(rgb, settings.width, settings.height), [1, 3, settings.height, settings.width]) });
+    const encode = () => run(model.vaeEncoder as InferenceSession, { sample: floatTensor(ort, encoderInput.type, toPlanes(rgb, settings.width, settings.height), [1, 3, settings.height, settings.width]) });
+    const encoded = await encode();
+    // diffusers' export script writes an encoder that samples the latent distribution inside its graph:
+    // img2img then differs from run to run for one seed. Two encodings of one image tell.
+    if (model.encoderSamples === undefined) {
+      const again = await encode();
+      model.encoderSamples = again.some((value, index) => value !== encoded[index]);
+    }
+    if (model.encoderSamples) {
+      warnings.push(`model "${model.folder.name}" has a vae_encoder that samples inside its graph, so img2img gives a different image each time for the same seed; export the encoder's mean (latent_dist.mean) for reproducible results`);
+    }
     const clean = encoded.subarray(0, noise.length).map((value) => value * model.folder.vaeScalingFactor);
     latents = scheduler.addNoise(clean, noise, start);
   } else {
@@ -238,5 +253,5 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
   });
   const png = encodePng(toRgb(image, settings.width, settings.height), settings.width, settings.height, [pngTextChunk('parameters', parameters)]);
   timings.totalMs = performance.now() - started;
-  return { png, seed: settings.seed, scheduler: schedulerName, truncatedTokens: prompt.truncated, timings };
+  return { png, seed: settings.seed, scheduler: schedulerName, warnings, truncatedTokens: prompt.truncated, timings };
 }

@@ -138,7 +138,7 @@ async function handle(request: Exclude<RunnerRequest, { type: 'cancel' }>): Prom
     },
     onStep: (step, steps) => send({ type: 'step', id: request.id, step, steps }),
   });
-  return { ...output, device: activeDevice, warnings } satisfies RunnerGenerationResult;
+  return { ...output, device: activeDevice, warnings: [...warnings, ...output.warnings] } satisfies RunnerGenerationResult;
 }
 
 function failureOf(error: unknown): RunnerEvent & { type: 'failed' } {

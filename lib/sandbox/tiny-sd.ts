@@ -28,6 +28,8 @@ export interface TinyModelOptions {
   /** An LCM-distilled UNet's `timestep_cond` input (the guidance embedding), with time_cond_proj_dim elements. */
   timestepCond?: number;
   vaeEncoder?: boolean;
+  /** The VAE encoder samples its latents inside the graph (as diffusers' ONNX export script writes it). */
+  samplingEncoder?: boolean;
   /** SD 2.x tokenizers pad with "!", SD 1.x with the end token. */
   padToken?: '<|endoftext|>' | '!';
   /** Merged into scheduler/scheduler_config.json. */
@@ -152,7 +154,10 @@ function vaeEncoder(options: Required<TinyModelOptions>, random: SeededRandom): 
   const type: OnnxTypeName = fp16 ? 'float16' : 'float';
   const image = fp16 ? g.cast('sample', 'float') : 'sample';
   const pooled = g.add('AveragePool', [image], { kernel_shape: [8, 8], strides: [8, 8] });
-  const latents = g.add('Conv', [pooled, g.weight([LATENT_CHANNELS, 3, 1, 1], 0.8), g.weight([LATENT_CHANNELS], 0.1)], { kernel_shape: [1, 1] }, fp16 ? undefined : 'latent_sample');
+  const mean = g.add('Conv', [pooled, g.weight([LATENT_CHANNELS, 3, 1, 1], 0.8), g.weight([LATENT_CHANNELS], 0.1)], { kernel_shape: [1, 1] }, fp16 || options.samplingEncoder ? undefined : 'latent_sample');
+  const latents = options.samplingEncoder
+    ? g.add('Add', [mean, g.add('Mul', [g.add('RandomNormalLike', [mean]), g.constant(Float32Array.from([0.1]), [1], 'float')])], undefined, fp16 ? undefined : 'latent_sample')
+    : mean;
   if (fp16) g.cast(latents, 'float16', 'latent_sample');
   return g.graph('vae_encoder', [{ name: 'sample', type, shape: [1, 3, 'image_height', 'image_width'] }], [{ name: 'latent_sample', type, shape: [1, LATENT_CHANNELS, 'height', 'width'] }]);
 }
@@ -167,6 +172,7 @@ const DEFAULTS: Required<TinyModelOptions> = {
   timestepOfOne: false,
   timestepCond: 0,
   vaeEncoder: true,
+  samplingEncoder: false,
   padToken: '<|endoftext|>',
   scheduler: {},
   unetChannels: 8,

@@ -3,7 +3,7 @@
  * dependency, loaded on first use; callers get undefined when it is not installed.
  */
 export interface SharpImage {
-  resize(width: number, height: number, options: { fit: 'inside' | 'fill'; withoutEnlargement?: boolean }): SharpImage;
+  resize(width: number, height: number, options: { fit: 'inside' | 'cover'; position?: 'centre'; withoutEnlargement?: boolean }): SharpImage;
   removeAlpha(): SharpImage;
   raw(): SharpImage;
   webp(options: { quality: number }): SharpImage;
@@ -22,9 +22,10 @@ export function loadSharp(): Promise<Sharp | undefined> {
   return sharp;
 }
 
-/** Packed RGB pixels of an encoded image, stretched to the given size. */
+/** Packed RGB pixels of an encoded image at the given size (cropped to its shape, never stretched). */
 export async function decodeRgb(image: Buffer, width: number, height: number): Promise<Buffer> {
   const load = await loadSharp();
   if (!load) throw new Error('reading an input image needs sharp: run "npm install sharp" in your Node-RED user directory');
-  return load(image).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+  // Cropped to the target's shape around the centre, then scaled: an input of another shape is not stretched.
+  return load(image).resize(width, height, { fit: 'cover', position: 'centre' }).removeAlpha().raw().toBuffer();
 }

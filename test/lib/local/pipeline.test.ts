@@ -173,6 +173,22 @@ describe('local pipeline', function () {
     await assert.rejects(generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, image: Buffer.from('not an image') }), hooks), /params.image could not be read as an image/);
   });
 
+  it('says when a VAE encoder samples inside its graph, which makes img2img differ for one seed', async () => {
+    const settings = (image: Buffer) => settleGeneration('a cat', { width: 64, height: 64, seed: 9, num_inference_steps: 4, strength: 0.5, image });
+    const plain = await model();
+    const input = (await generate(ort, plain.model, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 2 }), hooks)).png;
+    const first = await generate(ort, plain.model, settings(input), hooks);
+    const second = await generate(ort, plain.model, settings(input), hooks);
+    assert.deepEqual(first.warnings, []);
+    assert.deepEqual(second.png, first.png, 'a deterministic encoder: the same seed gives the same image');
+    const sampling = await model({ samplingEncoder: true });
+    const a = await generate(ort, sampling.model, settings(input), hooks);
+    const b = await generate(ort, sampling.model, settings(input), hooks);
+    assert.notDeepEqual(a.png, b.png);
+    assert.match(a.warnings.join(), /vae_encoder that samples inside its graph, so img2img gives a different image each time for the same seed/);
+    assert.equal(b.warnings.length, 1, 'still said for later messages (local-sd shows it once)');
+  });
+
   it('stops between steps when the checkpoint throws', async () => {
     const { model: loaded, calls } = await model();
     let checkpoints = 0;
