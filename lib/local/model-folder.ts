@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidRequestError } from '../contract';
-import { ensureSandboxModel, SANDBOX_MODEL } from '../sandbox/tiny-sd';
+import { ensureSandboxModel, SANDBOX_MODELS } from '../sandbox/tiny-sd';
 import { schedulerConfigSchema } from './schedulers';
 import type { SchedulerConfig } from './schedulers';
 import { specialTokensSchema, vocabularySchema } from './tokenizer';
@@ -126,7 +126,8 @@ export function resolveModelFolder(model: string, modelsDir: string): string {
 
 /** The folder of a `model` setting, ready to load: the sandbox model is written on first use. */
 export async function locateModelFolder(model: string, modelsDir: string): Promise<string> {
-  return model.trim() === SANDBOX_MODEL ? ensureSandboxModel(modelsDir) : resolveModelFolder(model, modelsDir);
+  const name = model.trim();
+  return Object.hasOwn(SANDBOX_MODELS, name) ? ensureSandboxModel(modelsDir, name) : resolveModelFolder(model, modelsDir);
 }
 
 export interface ModelSummary {
@@ -144,6 +145,8 @@ export async function listModelFolders(modelsDir: string): Promise<ModelSummary[
     if (!entry.isDirectory() || !(await exists(path.join(dir, 'model_index.json')))) continue;
     models.push({ name: entry.name, dir, img2img: await exists(path.join(dir, 'vae_encoder', 'model.onnx')) });
   }
-  if (!models.some((model) => model.name === SANDBOX_MODEL)) models.push({ name: SANDBOX_MODEL, dir: path.join(modelsDir, SANDBOX_MODEL), img2img: false });
+  for (const name of Object.keys(SANDBOX_MODELS)) {
+    if (!models.some((model) => model.name === name)) models.push({ name, dir: path.join(modelsDir, name), img2img: false });
+  }
   return models.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -26,6 +26,8 @@ export const localSdParamsSchema = z.strictObject({
   strength: z.number().gt(0).max(1).default(0.75),
   /** img2img input: PNG or JPEG bytes, or the same as base64. */
   image: z.union([z.instanceof(Buffer), z.string().min(1)]).optional(),
+  /** Inpainting: a mask over `image` (white = repaint, black = keep), PNG or JPEG bytes or base64. */
+  mask: z.union([z.instanceof(Buffer), z.string().min(1)]).optional(),
 });
 export type LocalSdParams = z.output<typeof localSdParamsSchema>;
 
@@ -43,13 +45,15 @@ export const generationSettingsSchema = z.object({
   strength: z.number().positive().max(1),
   /** img2img input, encoded (PNG/JPEG). */
   image: z.custom<Uint8Array>((value) => value instanceof Uint8Array).optional(),
+  /** Inpainting mask over `image`, encoded (white = repaint). */
+  mask: z.custom<Uint8Array>((value) => value instanceof Uint8Array).optional(),
 });
 export type GenerationSettings = z.output<typeof generationSettingsSchema>;
 
-function imageBytes(image: Buffer | string): Buffer {
+function imageBytes(image: Buffer | string, name: 'image' | 'mask'): Buffer {
   if (Buffer.isBuffer(image)) return image;
   const base64 = image.replace(/^data:image\/[a-z+]+;base64,/i, '');
-  if (!/^[A-Za-z0-9+/=\s]+$/.test(base64)) throw new InvalidRequestError('params.image must be image bytes (a Buffer) or base64 text');
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(base64)) throw new InvalidRequestError(`params.${name} must be image bytes (a Buffer) or base64 text`);
   return Buffer.from(base64, 'base64');
 }
 
@@ -60,6 +64,7 @@ export function settleGeneration(prompt: string, params: Record<string, unknown>
   const parsed = localSdParamsSchema.safeParse(params);
   if (!parsed.success) throw new InvalidRequestError(`invalid parameters: ${describeIssues(parsed.error, 'params.')}`);
   const p = parsed.data;
+  if (p.mask !== undefined && p.image === undefined) throw new InvalidRequestError('params.mask needs params.image: the image whose white-masked part is repainted');
   return {
     prompt,
     negativePrompt: p.negative_prompt,
@@ -70,6 +75,7 @@ export function settleGeneration(prompt: string, params: Record<string, unknown>
     seed: p.seed === -1 ? randomInt(0, MAX_SEED) : p.seed,
     scheduler: p.scheduler,
     strength: p.strength,
-    image: p.image === undefined ? undefined : imageBytes(p.image),
+    image: p.image === undefined ? undefined : imageBytes(p.image, 'image'),
+    mask: p.mask === undefined ? undefined : imageBytes(p.mask, 'mask'),
   };
 }

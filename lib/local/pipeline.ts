@@ -3,6 +3,7 @@ import { InvalidRequestError } from '../contract';
 import { encodePng } from '../storage/png';
 import { a1111Parameters, pngTextChunk } from '../storage/png-text';
 import { decodeRgb } from '../storage/sharp';
+import { blankRepainted, greyOf, inpaintingInput, keepUnmasked, latentMask } from './inpainting';
 import type { ModelFolder } from './model-folder';
 import type { GenerationSettings } from './params';
 import { SeededRandom } from './random';
@@ -158,32 +159,50 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
 
   const latentWidth = settings.width / 8;
   const latentHeight = settings.height / 8;
-  const latentShape = [1, unet.channels, latentHeight, latentWidth];
+  // An inpainting UNet takes 9 channels: 4 of latents, the mask, 4 of the blanked image's latents.
+  const inpaintingUnet = unet.channels === 9;
+  const latentChannels = inpaintingUnet ? 4 : unet.channels;
+  if (inpaintingUnet && !settings.mask) {
+    throw new InvalidRequestError(`model "${model.folder.name}" is an inpainting model (its UNet takes 9 channels): give params.image and params.mask (white = repaint)`);
+  }
+  const latentShape = [1, latentChannels, latentHeight, latentWidth];
   const random = new SeededRandom(settings.seed);
-  const noise = random.normals(unet.channels * latentWidth * latentHeight);
+  const noise = random.normals(latentChannels * latentWidth * latentHeight);
   let latents: Float32Array;
   let start = 0;
+  /** Inpainting: the mask at latent size (1 = repaint), and what the UNet or the blending needs from the image. */
+  let inpaint: { mask: Float32Array; maskedLatents?: Float32Array; imageLatents?: Float32Array } | undefined;
   if (settings.image) {
     if (!model.vaeEncoder) throw new InvalidRequestError(`model "${model.folder.name}" has no vae_encoder, which img2img needs`);
-    start = settings.steps - Math.min(Math.floor(settings.steps * settings.strength), settings.steps);
-    if (start >= settings.steps) throw new InvalidRequestError(`strength ${settings.strength} with ${settings.steps} steps leaves no step to run: raise one of them`);
+    if (!inpaintingUnet) {
+      start = settings.steps - Math.min(Math.floor(settings.steps * settings.strength), settings.steps);
+      if (start >= settings.steps) throw new InvalidRequestError(`strength ${settings.strength} with ${settings.steps} steps leaves no step to run: raise one of them`);
+    }
     const encoderInput = inputSpec(model.vaeEncoder, 'sample', 'vae_encoder');
-    const rgb = await decodeRgb(Buffer.from(settings.image.buffer, settings.image.byteOffset, settings.image.byteLength), settings.width, settings.height).catch((error: Error) => {
-      throw new InvalidRequestError(`params.image could not be read as an image: ${error.message}`);
-    });
-    const encode = () => run(model.vaeEncoder as InferenceSession, { sample: floatTensor(ort, encoderInput.type, toPlanes(rgb, settings.width, settings.height), [1, 3, settings.height, settings.width]) });
-    const encoded = await encode();
+    const read = (bytes: Uint8Array, name: 'image' | 'mask') =>
+      decodeRgb(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), settings.width, settings.height).catch((error: Error) => {
+        throw new InvalidRequestError(`params.${name} could not be read as an image: ${error.message}`);
+      });
+    const planes = toPlanes(await read(settings.image, 'image'), settings.width, settings.height);
+    const grey = settings.mask ? greyOf(await read(settings.mask, 'mask')) : undefined;
+    const encode = async (input: Float32Array) => {
+      const encoded = await run(model.vaeEncoder as InferenceSession, { sample: floatTensor(ort, encoderInput.type, input, [1, 3, settings.height, settings.width]) });
+      return encoded.subarray(0, noise.length).map((value) => value * model.folder.vaeScalingFactor);
+    };
+    const source = grey && inpaintingUnet ? blankRepainted(planes, grey) : planes;
+    const encoded = await encode(source);
     // diffusers' export script writes an encoder that samples the latent distribution inside its graph:
     // img2img then differs from run to run for one seed. Two encodings of one image tell.
     if (model.encoderSamples === undefined) {
-      const again = await encode();
+      const again = await encode(source);
       model.encoderSamples = again.some((value, index) => value !== encoded[index]);
     }
     if (model.encoderSamples) {
       warnings.push(`model "${model.folder.name}" has a vae_encoder that samples inside its graph, so img2img gives a different image each time for the same seed; export the encoder's mean (latent_dist.mean) for reproducible results`);
     }
-    const clean = encoded.subarray(0, noise.length).map((value) => value * model.folder.vaeScalingFactor);
-    latents = scheduler.addNoise(clean, noise, start);
+    if (grey) inpaint = { mask: latentMask(grey, settings.width, settings.height), ...(inpaintingUnet ? { maskedLatents: encoded } : { imageLatents: encoded }) };
+    // An inpainting UNet starts from noise, as diffusers' ONNX inpaint pipeline does; img2img from the noised image.
+    latents = inpaintingUnet ? noise.map((value) => value * scheduler.initNoiseSigma) : scheduler.addNoise(encoded, noise, start);
   } else {
     latents = noise.map((value) => value * scheduler.initNoiseSigma);
   }
@@ -200,8 +219,9 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
   const embedding = unet.timestepCond ? guidanceEmbedding(settings.guidance, unet.timestepCond.width) : undefined;
   const unetRun = (sample: Float32Array, context: Tensor, timestep: number): Promise<Float32Array> => {
     const batch = context.dims[0];
+    const input = inpaint?.maskedLatents ? inpaintingInput(sample, batch, inpaint.mask, inpaint.maskedLatents) : sample;
     const feeds: Record<string, Tensor> = {
-      sample: floatTensor(ort, unet.sample.type, sample, [batch, ...latentShape.slice(1)]),
+      sample: floatTensor(ort, unet.sample.type, input, [batch, unet.channels, latentHeight, latentWidth]),
       timestep: timestepTensor(ort, unet.timestep, timestep, batch),
       encoder_hidden_states: context,
     };
@@ -234,6 +254,8 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
     await hooks.checkpoint();
     const prediction = await predict(scheduler.scaleModelInput(latents, index), scheduler.timesteps[index]);
     latents = scheduler.step(prediction, index, latents, (count) => random.normals(count));
+    // Masked img2img on a 4-channel UNet: the kept part goes back to the image, noised to this step.
+    if (inpaint?.imageLatents) latents = keepUnmasked(latents, scheduler.addNoise(inpaint.imageLatents, noise, index), inpaint.mask);
     hooks.onStep(index - start + 1, total);
   }
 

@@ -27,6 +27,8 @@ export interface TinyModelOptions {
   timestepOfOne?: boolean;
   /** An LCM-distilled UNet's `timestep_cond` input (the guidance embedding), with time_cond_proj_dim elements. */
   timestepCond?: number;
+  /** An inpainting UNet: 9 input channels (latents, mask, masked image latents). */
+  inpainting?: boolean;
   vaeEncoder?: boolean;
   /** The VAE encoder samples its latents inside the graph (as diffusers' ONNX export script writes it). */
   samplingEncoder?: boolean;
@@ -108,17 +110,22 @@ function unet(options: Required<TinyModelOptions>, random: SeededRandom): OnnxGr
     const condTerm = g.add('Reshape', [condMean, g.constant(BigInt64Array.from([-1n, 1n, 1n, 1n]), [4], 'int64')]);
     timeTerm = g.add('Add', [timeTerm, g.add('Mul', [condTerm, g.constant(Float32Array.from([0.01]), [1], 'float')])]);
   }
+  const inputChannels = options.inpainting ? 9 : LATENT_CHANNELS;
+  // The residual takes the latents: the first four input channels of an inpainting UNet.
+  const latentsIn = options.inpainting
+    ? g.add('Slice', [sample, g.constant(BigInt64Array.from([0n]), [1], 'int64'), g.constant(BigInt64Array.from([4n]), [1], 'int64'), g.constant(BigInt64Array.from([1n]), [1], 'int64')])
+    : sample;
   let hidden = sample;
   const layers = Math.max(1, options.unetLayers);
   for (let layer = 0; layer < layers; layer++) {
-    const inputs = layer === 0 ? LATENT_CHANNELS : options.unetChannels;
+    const inputs = layer === 0 ? inputChannels : options.unetChannels;
     const outputs = layer === layers - 1 ? LATENT_CHANNELS : options.unetChannels;
     const kernel = layers === 1 ? 1 : 3;
     const weight = g.weight([outputs, inputs, kernel, kernel], 1 / Math.sqrt(inputs * kernel * kernel));
     hidden = g.add('Conv', [hidden, weight, g.weight([outputs], 0.01)], { kernel_shape: [kernel, kernel], pads: kernel === 3 ? [1, 1, 1, 1] : [0, 0, 0, 0] });
     if (layer < layers - 1) hidden = g.add('Relu', [hidden]);
   }
-  const mixed = g.add('Add', [g.add('Mul', [hidden, g.constant(Float32Array.from([0.1]), [1], 'float')]), g.add('Mul', [sample, g.constant(Float32Array.from([0.5]), [1], 'float')])]);
+  const mixed = g.add('Add', [g.add('Mul', [hidden, g.constant(Float32Array.from([0.1]), [1], 'float')]), g.add('Mul', [latentsIn, g.constant(Float32Array.from([0.5]), [1], 'float')])]);
   const withContext = g.add('Add', [g.add('Add', [mixed, contextTerm]), timeTerm], undefined, fp16 ? undefined : 'out_sample');
   if (fp16) g.cast(withContext, 'float16', 'out_sample');
   const timestepValue: OnnxValue = options.timestep === 'scalar'
@@ -127,7 +134,7 @@ function unet(options: Required<TinyModelOptions>, random: SeededRandom): OnnxGr
   return g.graph(
     'unet',
     [
-      { name: 'sample', type, shape: [batch, LATENT_CHANNELS, 'height', 'width'] },
+      { name: 'sample', type, shape: [batch, inputChannels, 'height', 'width'] },
       timestepValue,
       { name: 'encoder_hidden_states', type, shape: [batch, 77, options.hiddenSize] },
       ...(options.timestepCond > 0 ? [{ name: 'timestep_cond', type, shape: [batch, options.timestepCond] } as OnnxValue] : []),
@@ -171,6 +178,7 @@ const DEFAULTS: Required<TinyModelOptions> = {
   fixedBatchOfTwo: false,
   timestepOfOne: false,
   timestepCond: 0,
+  inpainting: false,
   vaeEncoder: true,
   samplingEncoder: false,
   padToken: '<|endoftext|>',
@@ -244,24 +252,32 @@ export async function writeTinyModel(folder: string, overrides: TinyModelOptions
 /** The model name that examples use: a tiny random-weight export, written on first use (its images are noise). */
 export const SANDBOX_MODEL = 'sandbox-tiny-sd';
 
+/** The sandbox models examples use, each written on first use: the plain one and an inpainting (9-channel) one. */
+export const SANDBOX_MODELS: Record<string, TinyModelOptions> = {
+  [SANDBOX_MODEL]: {},
+  'sandbox-tiny-sd-inpainting': { inpainting: true },
+};
+
 const sandboxModels = new Map<string, Promise<string>>();
 
 /**
- * The sandbox model's folder under `modelsDir`, written the first time it is asked for. It is written
+ * A sandbox model's folder under `modelsDir`, written the first time it is asked for. It is written
  * beside its final place and renamed, so a half-written model is never seen, even across processes.
  */
-export function ensureSandboxModel(modelsDir: string): Promise<string> {
-  const folder = path.join(modelsDir, SANDBOX_MODEL);
+export function ensureSandboxModel(modelsDir: string, name: string = SANDBOX_MODEL): Promise<string> {
+  const options = SANDBOX_MODELS[name];
+  if (!options) return Promise.reject(new Error(`"${name}" is not a sandbox model`));
+  const folder = path.join(modelsDir, name);
   let ready = sandboxModels.get(folder);
   if (!ready) {
     ready = (async () => {
       if (await isFile(path.join(folder, 'model_index.json'))) return folder;
-      const staging = await mkdtemp(path.join(modelsDir, `.${SANDBOX_MODEL}-`)).catch(async (error: unknown) => {
+      const staging = await mkdtemp(path.join(modelsDir, `.${name}-`)).catch(async (error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         await mkdir(modelsDir, { recursive: true });
-        return mkdtemp(path.join(modelsDir, `.${SANDBOX_MODEL}-`));
+        return mkdtemp(path.join(modelsDir, `.${name}-`));
       });
-      await writeTinyModel(staging);
+      await writeTinyModel(staging, options);
       await rename(staging, folder).catch(async (error: unknown) => {
         await rm(staging, { recursive: true, force: true });
         // Another process finished first: its copy is as good as ours.

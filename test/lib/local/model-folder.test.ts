@@ -5,6 +5,9 @@ import path from 'node:path';
 import { listModelFolders, locateModelFolder, readModelFolder, resolveModelFolder } from '../../../lib/local/model-folder';
 import { SANDBOX_MODEL, writeTinyModel } from '../../../lib/sandbox/tiny-sd';
 
+/** The sandbox's inpainting model, also written on first use. */
+const INPAINTING = 'sandbox-tiny-sd-inpainting';
+
 describe('local model folders', () => {
   let root: string;
   beforeEach(async () => (root = await mkdtemp(path.join(os.tmpdir(), 'models-'))));
@@ -51,9 +54,9 @@ describe('local model folders', () => {
     await writeFile(path.join(root, 'notes.txt'), 'not a model');
     assert.deepEqual(
       (await listModelFolders(root)).map((model) => [model.name, model.img2img]),
-      [['a-model', true], ['b-model', false], [SANDBOX_MODEL, false]],
+      [['a-model', true], ['b-model', false], [SANDBOX_MODEL, false], [INPAINTING, false]],
     );
-    assert.deepEqual((await listModelFolders(path.join(root, 'missing'))).map((model) => model.name), [SANDBOX_MODEL]);
+    assert.deepEqual((await listModelFolders(path.join(root, 'missing'))).map((model) => model.name), [SANDBOX_MODEL, INPAINTING]);
   });
 
   it('writes the sandbox model on first use, once when asked twice at once, and never shows it half-written', async () => {
@@ -64,5 +67,7 @@ describe('local model folders', () => {
     assert.ok((await readModelFolder(first)).unet.endsWith(path.join('unet', 'model.onnx')));
     assert.deepEqual(await readdir(modelsDir), [SANDBOX_MODEL], 'no staging folder is left behind');
     assert.equal(await locateModelFolder('other', modelsDir), path.join(modelsDir, 'other'), 'other names are only resolved');
+    const inpainting = await readModelFolder(await locateModelFolder(INPAINTING, modelsDir));
+    assert.equal(inpainting.name, INPAINTING);
   });
 });

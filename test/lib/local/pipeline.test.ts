@@ -12,6 +12,7 @@ import type { OnnxRuntime } from '../../../lib/local/tensors';
 import { ClipTokenizer } from '../../../lib/local/tokenizer';
 import { writeTinyModel } from '../../../lib/sandbox/tiny-sd';
 import type { TinyModelOptions } from '../../../lib/sandbox/tiny-sd';
+import { encodePng } from '../../../lib/storage/png';
 import { readPngText } from '../../../lib/storage/png-text';
 import { REPO_ROOT } from '../../../scripts/node-red-home';
 import { pngSize, rgbOf } from '../../support/png';
@@ -187,6 +188,53 @@ describe('local pipeline', function () {
     assert.notDeepEqual(a.png, b.png);
     assert.match(a.warnings.join(), /vae_encoder that samples inside its graph, so img2img gives a different image each time for the same seed/);
     assert.equal(b.warnings.length, 1, 'still said for later messages (local-sd shows it once)');
+  });
+
+  /** A 64 x 64 mask PNG: white (repaint) where `repaint(x, y)`, black elsewhere. */
+  const maskPng = (repaint: (x: number, y: number) => boolean): Buffer => {
+    const rgb = new Uint8Array(64 * 64 * 3);
+    for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) rgb.fill(repaint(x, y) ? 255 : 0, (y * 64 + x) * 3, (y * 64 + x) * 3 + 3);
+    return encodePng(rgb, 64, 64);
+  };
+
+  it('inpaints with a 9-channel UNet: latents, the mask and the blanked image\'s latents, as diffusers prepares them', async () => {
+    const plain = await model();
+    const image = (await generate(ort, plain.model, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 2 }), hooks)).png;
+    const inpainting = await model({ inpainting: true });
+    const mask = maskPng((x) => x < 32);
+    const { png } = await generate(ort, inpainting.model, settleGeneration('a dog', { width: 64, height: 64, seed: 4, num_inference_steps: 3, image, mask }), hooks);
+    assert.deepEqual(pngSize(png), { width: 64, height: 64 });
+    const feed = inpainting.calls.unet[0]?.sample as Tensor;
+    assert.deepEqual(feed.dims, [2, 9, 8, 8]);
+    const values = (await feed.getData()) as Float32Array;
+    // Channel 4 of each batch entry: the mask at latent size, left half 1 (repaint).
+    const maskChannel = Array.from(values.subarray(4 * 64, 5 * 64));
+    assert.deepEqual(maskChannel, Array.from({ length: 64 }, (_, index) => (index % 8 < 4 ? 1 : 0)));
+    // Channels 5 to 8: the VAE encoder's latents of the image with its left half set to 0 (grey), scaled.
+    const rgb = rgbOf(image);
+    const planes = new Float32Array(3 * 64 * 64);
+    for (let c = 0; c < 3; c++) for (let i = 0; i < 64 * 64; i++) planes[c * 4096 + i] = i % 64 < 32 ? 0 : (rgb[i * 3 + c] as number) / 127.5 - 1;
+    const encoder = inpainting.model.vaeEncoder as InferenceSession;
+    const encoded = (await encoder.run({ sample: new ort.Tensor('float32', planes, [1, 3, 64, 64]) }))[encoder.outputNames[0] as string] as Tensor;
+    const expected = Array.from((await encoded.getData()) as Float32Array, (value) => value * inpainting.model.folder.vaeScalingFactor);
+    Array.from(values.subarray(5 * 64, 9 * 64)).forEach((value, index) => assert.ok(Math.abs(value - (expected[index] as number)) < 1e-5, `masked latent ${index}`));
+    await assert.rejects(generate(ort, inpainting.model, settleGeneration('a dog', { width: 64, height: 64, image }), hooks), /is an inpainting model \(its UNet takes 9 channels\): give params.image and params.mask/);
+    assert.throws(() => settleGeneration('a dog', { mask }), /params.mask needs params.image/);
+  });
+
+  it('inpaints with a 4-channel UNet by putting the kept latents back after each step', async () => {
+    const { model: loaded } = await model();
+    const image = (await generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 2 }), hooks)).png;
+    const run = (mask?: Buffer) => generate(ort, loaded, settleGeneration('a dog', { width: 64, height: 64, seed: 4, num_inference_steps: 6, strength: 0.8, image, ...(mask ? { mask } : {}) }), hooks);
+    const unmasked = (await run()).png;
+    assert.deepEqual((await run(maskPng(() => true))).png, unmasked, 'an all-white mask repaints everything: plain img2img');
+    const keepAll = rgbOf((await run(maskPng(() => false))).png);
+    assert.notDeepEqual(keepAll, rgbOf(unmasked));
+    const left = rgbOf((await run(maskPng((x) => x < 32))).png);
+    // This tiny model works pixel by pixel: the kept right half is the same as when everything is kept.
+    for (let y = 0; y < 64; y++) {
+      for (let x = 32; x < 64; x++) assert.equal(left[(y * 64 + x) * 3], keepAll[(y * 64 + x) * 3], `kept pixel ${x},${y}`);
+    }
   });
 
   it('stops between steps when the checkpoint throws', async () => {
