@@ -129,6 +129,17 @@ function soakFlow(sandbox: SandboxServer, nodeRedPort: number, collectorPort: nu
     return { type: 'workers-ai', provider: mode === 'worker' ? 'wk' : 'cf', endpoint: mode === 'worker' ? 'worker' : 'rest', model: '@cf/black-forest-labs/flux-1-schnell', prompt: '', params: {}, wires: outputs };
   };
   const collector = `http://127.0.0.1:${collectorPort}/outcome`;
+  /** A change node that turns a message into its outcome (a JSONata object) for the collector. */
+  const outcome = (id: string, payload: string) => ({
+    ...common,
+    id,
+    type: 'change',
+    rules: [
+      { t: 'set', p: 'payload', pt: 'msg', to: payload, tot: 'jsonata' },
+      { t: 'delete', p: 'headers', pt: 'msg' },
+    ],
+    wires: [['post']],
+  });
   const caught = [...TARGETS.map((target) => `gen.${target}`), 'poll.pd', 'poll.pi', 'hook'];
   return [
     { id: tab, type: 'tab', label: 'soak' },
@@ -166,27 +177,9 @@ function soakFlow(sandbox: SandboxServer, nodeRedPort: number, collectorPort: nu
     { ...common, id: 'poll.pd', type: 'job-poll', provider: 'pd', initialDelay: '200', maxDelay: '1000', timeout: '120000', download: false, wires: [['result']] },
     { ...common, id: 'poll.pi', type: 'job-poll', provider: 'pi', initialDelay: '200', maxDelay: '1000', timeout: '120000', download: false, wires: [['result']] },
     { ...common, id: 'hook', type: 'job-webhook', path: '/image-gen/webhook', wires: [['result']] },
-    {
-      ...common,
-      id: 'result',
-      type: 'change',
-      rules: [
-        { t: 'set', p: 'payload', pt: 'msg', to: '{"prompt": prompt, "kind": "result"}', tot: 'jsonata' },
-        { t: 'delete', p: 'headers', pt: 'msg' },
-      ],
-      wires: [['post']],
-    },
+    outcome('result', '{"prompt": prompt, "kind": "result"}'),
     { ...common, id: 'catch', type: 'catch', scope: caught, uncaught: false, wires: [['failure']] },
-    {
-      ...common,
-      id: 'failure',
-      type: 'change',
-      rules: [
-        { t: 'set', p: 'payload', pt: 'msg', to: '{"prompt": prompt, "kind": "error", "error": error.message}', tot: 'jsonata' },
-        { t: 'delete', p: 'headers', pt: 'msg' },
-      ],
-      wires: [['post']],
-    },
+    outcome('failure', '{"prompt": prompt, "kind": "error", "error": error.message}'),
     { ...common, id: 'post', type: 'http request', method: 'POST', ret: 'txt', url: collector, paytoqs: 'ignore', wires: [] },
   ];
 }
