@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { JobInfo } from '../lib/contract';
 import { JobJournal } from '../lib/jobs/journal';
-import { runPixeldojoFlux, runPixeldojoJob } from '../lib/jobs/run';
-import type { JobRecorder } from '../lib/jobs/run';
+import type { JobRecorder } from '../lib/jobs/complete';
+import { submit } from '../lib/jobs/submit';
+import { pixeldojoAdapter } from '../lib/providers/pixeldojo';
 import { ProviderConnection } from '../lib/providers';
 import { SANDBOX_API_KEY, startSandbox } from '../lib/sandbox';
 
@@ -57,7 +58,11 @@ async function onePath(kind: 'jobs' | 'flux', seconds: number, journalFile: stri
     while (!stop.signal.aborted) {
       const request = { prompt: 'a lighthouse at dusk', model: kind === 'jobs' ? 'flux-dev' : 'flux-pro', params: {} };
       const options = { completion: 'wait' as const, download: false, signal: stop.signal, poll: { initialDelayMs: 100, maxDelayMs: 400 } };
-      await (kind === 'jobs' ? runPixeldojoJob(connection, request, { ...options, recorder: recorder() }) : runPixeldojoFlux(connection, request, options)).catch(() => undefined);
+      const send = async () => {
+        const submission = await pixeldojoAdapter.prepare(request, { endpoint: kind }, await connection.submitContext('pixeldojo', stop.signal));
+        return submit(connection, 'pixeldojo', submission, kind === 'jobs' ? { ...options, recorder: recorder() } : options);
+      };
+      await send().catch(() => undefined);
     }
   };
   await Promise.all(Array.from({ length: SUBMITTERS }, submitter));

@@ -8,7 +8,7 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import type { JobInfo } from '../lib/contract';
 import { sleep } from '../lib/http';
-import { completeJob } from '../lib/jobs/run';
+import { completeJob } from '../lib/jobs/complete';
 import { ProviderConnection } from '../lib/providers';
 import { pixeldojoJobSnapshot } from '../lib/providers/pixeldojo';
 import type { SandboxServer } from '../lib/sandbox';

@@ -83,10 +83,21 @@ export function applyResult(msg: Record<string, unknown>, result: Generation | J
 
 export const INVALID_REQUEST = 'INVALID_REQUEST';
 
+/** The short node statuses a failure can show; the full message goes to done(err) and the Catch node. */
+export type StatusKey = 'failed' | 'badInput' | 'overBudget' | 'notInstalled' | 'badConfig' | 'timedOut' | 'expired' | 'jobFailed' | 'moderated' | 'rateLimited' | 'busy' | 'refused' | 'providerError';
+
+/** The status key an error carries, or `failed` for errors that are not the pack's. */
+export function statusKeyOf(error: unknown): StatusKey {
+  const key = (error as { statusKey?: unknown } | null | undefined)?.statusKey;
+  return typeof key === 'string' ? (key as StatusKey) : 'failed';
+}
+
 /** Bad input from a flow or a node's settings: nothing was sent, and the message says what to change. */
 export class InvalidRequestError extends Error {
   /** Node-RED copies an error's `code` into a Catch node's msg.error: flows answer 400 for this one. */
   readonly code = INVALID_REQUEST;
+  /** The node status it shows (`common.status.<key>`); each domain error names its own. */
+  readonly statusKey: StatusKey = 'badInput';
   constructor(message: string) {
     super(message);
     this.name = 'InvalidRequestError';

@@ -1,3 +1,5 @@
+import type { StatusKey } from '../contract';
+
 /** What went wrong, in terms a retry policy and a person can both act on. */
 export type FailureKind =
   | 'http' // the provider answered with an error status or error body
@@ -44,6 +46,15 @@ export class ProviderError extends Error {
     this.jobId = details.jobId;
     this.mayHaveBeenAccepted = details.mayHaveBeenAccepted ?? false;
     this.retryAfterMs = details.retryAfterMs;
+  }
+
+  /** The node status it shows: why the provider failed, in a word. */
+  get statusKey(): StatusKey {
+    if (this.kind === 'rate-limited' || this.status === 429) return 'rateLimited';
+    if (this.kind === 'timeout') return 'timedOut';
+    if (this.kind === 'queue-full') return 'busy';
+    if (this.status === 401 || this.status === 403) return 'refused';
+    return 'providerError';
   }
 }
 

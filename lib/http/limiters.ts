@@ -1,6 +1,7 @@
 import { WaitQueue, sleep } from './wait-queue';
 
 export class LimiterQueueFullError extends Error {
+  readonly statusKey = 'busy';
   constructor(message: string) {
     super(message);
     this.name = 'LimiterQueueFullError';

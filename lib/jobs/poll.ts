@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { optionalInteger } from '../editor/node-settings';
-import type { JobSnapshot } from '../contract';
+import type { JobSnapshot, StatusKey } from '../contract';
 import { ProviderError, backoffDelay, sleep } from '../http';
 
 export interface PollOptions {
@@ -48,6 +48,10 @@ export class JobError extends Error {
   ) {
     super(message);
     this.name = 'JobError';
+  }
+
+  get statusKey(): StatusKey {
+    return this.kind === 'timeout' ? 'timedOut' : this.kind === 'expired' ? 'expired' : 'jobFailed';
   }
 }
 

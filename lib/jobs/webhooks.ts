@@ -2,18 +2,15 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { JobSnapshot } from '../contract';
 import { InvalidRequestError } from '../contract';
-import { readPiapiWebhook } from '../providers/piapi';
-import { readPixeldojoWebhook } from '../providers/pixeldojo';
+import { PROVIDER_APIS, adapterOf, isProviderApi } from '../providers/kinds';
+import type { ProviderApi } from '../providers/kinds';
 
-/** Providers that call back when a job changes: PixelDojo (`webhook_url`) and PiAPI (`webhook_config`). */
-export type WebhookProvider = 'pixeldojo' | 'piapi';
+/** A provider whose adapter reads callbacks. */
+export type WebhookProvider = ProviderApi;
 
 export function isWebhookProvider(provider: string): provider is WebhookProvider {
-  return provider === 'pixeldojo' || provider === 'piapi';
+  return isProviderApi(provider) && adapterOf(provider).webhook !== undefined;
 }
-
-/** Query parameter carrying a PixelDojo job's token: PixelDojo documents no signature, so the URL is the secret. */
-export const TOKEN_PARAMETER = 'token';
 
 /**
  * job-webhook's settings; its editor validates with the same schema. A path is letters, digits,
@@ -25,8 +22,6 @@ export const jobWebhookSettingsSchema = z.object({
     .optional()
     .transform((path) => path || '/image-gen/webhook'),
 });
-/** Header in which PiAPI sends the secret given at submit, verbatim. */
-export const PIAPI_SECRET_HEADER = 'x-webhook-secret';
 
 /** A new per-job secret: 192 random bits, URL-safe. */
 export function newWebhookSecret(): string {
@@ -36,13 +31,6 @@ export function newWebhookSecret(): string {
 /** What is kept of a secret (in memory and in the journal): its SHA-256, never the secret itself. */
 export function webhookSecretHash(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
-}
-
-/** PixelDojo's `webhook_url` for one job: the endpoint with the job's token (PiAPI gets the secret in `webhook_config`). */
-export function pixeldojoWebhookUrl(endpointUrl: string, secret: string): string {
-  const url = new URL(endpointUrl);
-  url.searchParams.set(TOKEN_PARAMETER, secret);
-  return url.toString();
 }
 
 /**
@@ -62,12 +50,12 @@ export interface DeliveryCredentials {
   secret: string;
 }
 
-/** A PixelDojo callback carries its job's token in the URL, a PiAPI one its secret in `x-webhook-secret`. */
+/** The provider a callback comes from and its secret, wherever that provider's adapter says it puts it. */
 export function deliveryCredentials(query: Record<string, unknown>, headers: Record<string, unknown>): DeliveryCredentials | undefined {
-  const token = query[TOKEN_PARAMETER];
-  if (typeof token === 'string' && token) return { provider: 'pixeldojo', secret: token };
-  const header = headers[PIAPI_SECRET_HEADER];
-  if (typeof header === 'string' && header) return { provider: 'piapi', secret: header };
+  for (const provider of PROVIDER_APIS) {
+    const secret = adapterOf(provider).webhook?.secretOf(query, headers);
+    if (secret) return { provider, secret };
+  }
   return undefined;
 }
 
@@ -79,7 +67,7 @@ export interface WebhookDelivery extends DeliveryCredentials {
 
 /** Reads a callback body as its provider documents it; undefined when it is not that shape. */
 export function readDelivery(credentials: DeliveryCredentials, body: unknown): WebhookDelivery | undefined {
-  const read = credentials.provider === 'pixeldojo' ? readPixeldojoWebhook(body) : readPiapiWebhook(body);
+  const read = adapterOf(credentials.provider).webhook?.read(body);
   return read && { ...credentials, ...read };
 }
 

@@ -1,18 +1,15 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { describeIssues, InvalidRequestError } from '../contract';
+import { AdminError } from '../editor/admin';
 import { listModelFolders, locateModelFolder } from './model-folder';
 import { acquireRunner, activeRunners, onnxRuntimeInstalled } from './runner';
 import { runnerOptionsSchema } from './runner-protocol';
 
 /**
  * What local-sd's admin endpoints answer, mirroring VisionCraft's local server: GET /models,
- * GET /status and POST /load_model. Each returns an HTTP status and a JSON body.
+ * GET /status and POST /load_model; failures as AdminError or InvalidRequestError.
  */
-export interface AdminAnswer {
-  status: number;
-  body: Record<string, unknown>;
-}
 
 /** The models directory: settings.js `localSdModelsDir`, else `<userDir>/models`. */
 export function modelsDirectory(settings: { localSdModelsDir?: unknown; userDir?: string }): string {
@@ -20,19 +17,16 @@ export function modelsDirectory(settings: { localSdModelsDir?: unknown; userDir?
   return path.join(settings.userDir ?? process.cwd(), 'models');
 }
 
-export async function modelsAnswer(modelsDir: string): Promise<AdminAnswer> {
+export async function modelsAnswer(modelsDir: string): Promise<Record<string, unknown>> {
   const models = await listModelFolders(modelsDir);
   return {
-    status: 200,
-    body: {
-      models_dir: modelsDir,
-      onnxruntime_installed: onnxRuntimeInstalled(),
-      local_models: Object.fromEntries(models.map((model) => [model.name, { name: model.name, path: model.dir, img2img: model.img2img }])),
-    },
+    models_dir: modelsDir,
+    onnxruntime_installed: onnxRuntimeInstalled(),
+    local_models: Object.fromEntries(models.map((model) => [model.name, { name: model.name, path: model.dir, img2img: model.img2img }])),
   };
 }
 
-export async function statusAnswer(modelsDir: string): Promise<AdminAnswer> {
+export async function statusAnswer(modelsDir: string): Promise<Record<string, unknown>> {
   const runners = await Promise.all(
     activeRunners().map(async (runner) => {
       const report = await runner.status().catch(() => undefined);
@@ -59,7 +53,7 @@ export async function statusAnswer(modelsDir: string): Promise<AdminAnswer> {
     }),
   );
   const models = await listModelFolders(modelsDir);
-  return { status: 200, body: { onnxruntime_installed: onnxRuntimeInstalled(), models_dir: modelsDir, available_models: models.map((model) => model.name), runners } };
+  return { onnxruntime_installed: onnxRuntimeInstalled(), models_dir: modelsDir, available_models: models.map((model) => model.name), runners };
 }
 
 const loadRequestSchema = z.object({
@@ -68,17 +62,16 @@ const loadRequestSchema = z.object({
   threads: z.coerce.number().int().nonnegative().default(0),
 });
 
-export async function loadModelAnswer(modelsDir: string, body: unknown): Promise<AdminAnswer> {
+export async function loadModelAnswer(modelsDir: string, body: unknown): Promise<Record<string, unknown>> {
   const parsed = loadRequestSchema.safeParse(body ?? {});
-  if (!parsed.success) return { status: 400, body: { error: { code: 'VALIDATION_ERROR', message: describeIssues(parsed.error) } } };
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
   const { runner, release } = acquireRunner(runnerOptionsSchema.parse({ device: parsed.data.device, threads: parsed.data.threads }));
   try {
     const loaded = await runner.load(await locateModelFolder(parsed.data.model, modelsDir));
-    return { status: 200, body: { message: 'Model loaded successfully', model: loaded.model, device: loaded.device, load_time: loaded.loadMs / 1000, warnings: loaded.warnings } };
+    return { message: 'Model loaded successfully', model: loaded.model, device: loaded.device, load_time: loaded.loadMs / 1000, warnings: loaded.warnings };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof InvalidRequestError) return { status: 400, body: { error: { code: 'MODEL_NOT_AVAILABLE', message } } };
-    return { status: 500, body: { error: { code: 'INTERNAL_ERROR', message } } };
+    if (error instanceof InvalidRequestError) throw new AdminError(400, 'MODEL_NOT_AVAILABLE', error.message);
+    throw error;
   } finally {
     release();
   }

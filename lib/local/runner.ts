@@ -52,6 +52,7 @@ export const localSdSettingsSchema = configuredRequestSchema.extend({
 
 /** onnxruntime-node is not installed: the message says how to install it. */
 export class OnnxRuntimeMissingError extends InvalidRequestError {
+  override readonly statusKey = 'notInstalled';
   constructor() {
     super(ONNXRUNTIME_MISSING);
     this.name = 'OnnxRuntimeMissingError';

@@ -13,6 +13,7 @@ export interface CostEstimate {
 
 /** A submit that would take the day's spending past the config's budget; nothing was sent. */
 export class BudgetExceededError extends InvalidRequestError {
+  override readonly statusKey = 'overBudget';
   constructor(message: string) {
     super(message);
     this.name = 'BudgetExceededError';

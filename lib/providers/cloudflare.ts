@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { InvalidRequestError, describeIssues } from '../contract';
+import { InvalidRequestError, configuredRequestSchema, describeIssues } from '../contract';
 import type { Generation, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient, HttpResponse } from '../http';
 import { detectImageType, imageSize } from '../storage/image-type';
+import { bearerAuth } from './adapter';
+import type { ProviderAdapter, Submission } from './adapter';
 import type { CostEstimate } from './budget';
 import { decodeWith } from './errors';
 
@@ -179,3 +181,56 @@ export async function generateWithWorkersAi(client: HttpClient, accountId: strin
     job: { provider: 'cloudflare', model: run.model, status: 'completed', submittedAt, completedAt: new Date().toISOString(), params: run.body },
   };
 }
+
+// ---- Adapters ---------------------------------------------------------------------------------
+
+/** workers-ai's settings; `endpoint` is used with a sandbox config, where a worker or cloudflare config decides by its kind. */
+export const workersAiSettingsSchema = configuredRequestSchema.extend({ endpoint: z.enum(['worker', 'rest']).optional() });
+
+const flux = { label: 'FLUX.1 schnell', price: 'about 0.0007 USD per image (1024x1024, 4 steps)' };
+
+/** The user's deployed worker (`workers-ai-flux-worker.md`): `POST /` answers PNG bytes. */
+export const workerAdapter: ProviderAdapter = {
+  kind: 'workers-ai',
+  info: {
+    label: 'Workers AI worker',
+    defaultBaseUrl: '',
+    defaultRpm: 720,
+    defaultConcurrency: 8,
+    needsApiKey: false,
+    needsAccountId: false,
+    needsBaseUrl: true,
+    budgetUnit: 'usd',
+  },
+  authHeaders: bearerAuth,
+  decodeError: decodeWorkerError,
+  checkAccess: ({ client, signal }) => checkWorkerReachable(client, signal),
+  prepare(request): Submission {
+    const body = buildWorkerRequest(request);
+    return { kind: 'immediate', estimate: estimateWorkerCost(body), generate: (client, signal) => generateWithWorker(client, body, signal) };
+  },
+  editor: { models: [{ id: FLUX_SCHNELL_MODEL, ...flux }] },
+};
+
+/** The account REST API: `POST /accounts/{id}/ai/run/{model}`. */
+export const cloudflareAdapter: ProviderAdapter = {
+  kind: 'cloudflare',
+  info: {
+    label: 'Cloudflare Workers AI',
+    defaultBaseUrl: 'https://api.cloudflare.com/client/v4',
+    defaultRpm: 720,
+    defaultConcurrency: 8,
+    needsApiKey: true,
+    needsAccountId: true,
+    needsBaseUrl: false,
+    budgetUnit: 'usd',
+  },
+  authHeaders: bearerAuth,
+  decodeError: decodeCloudflareError,
+  checkAccess: ({ client, accountId, signal }) => checkCloudflareAccess(client, accountId ?? '', signal),
+  prepare(request, _options, { accountId }): Submission {
+    const run = buildWorkersAiRun(request);
+    return { kind: 'immediate', estimate: estimateWorkersAiCost(run), generate: (client, signal) => generateWithWorkersAi(client, accountId ?? '', run, signal) };
+  },
+  editor: { models: [{ id: FLUX_SCHNELL_MODEL, ...flux }] },
+};

@@ -1,29 +1,21 @@
 import { ConcurrencyLimiter, HttpClient, ProviderError, RateLimiter, redact } from '../http';
-import type { DecodedError, RetryNotice, RetryPolicy } from '../http';
+import type { RetryNotice, RetryPolicy } from '../http';
 import type { SandboxServer } from '../sandbox';
-import { checkCloudflareAccess, checkWorkerReachable, decodeCloudflareError, decodeWorkerError } from './cloudflare';
-import { PROVIDER_KIND_INFO, authHeaders } from './kinds';
+import type { SubmitContext } from './adapter';
+import { PROVIDER_KIND_INFO, adapterOf, isProviderApi } from './kinds';
 import type { ProviderApi, ProviderKind } from './kinds';
-import { checkPiapiAccess, decodePiapiError } from './piapi';
-import { checkPixeldojoAccess, decodePixeldojoError } from './pixeldojo';
 import { CreditBudget } from './budget';
 import { DEFAULT_WEBHOOK_GRACE_S, resolveProviderConfig } from './settings';
 import type { ResolvedProviderConfig } from './settings';
 
 /** A provider config that cannot be used as it stands; the message says what to change. */
 export class ProviderConfigError extends Error {
+  readonly statusKey = 'badConfig';
   constructor(message: string) {
     super(message);
     this.name = 'ProviderConfigError';
   }
 }
-
-const DECODERS: Record<ProviderApi, (status: number, body: string) => DecodedError | undefined> = {
-  pixeldojo: decodePixeldojoError,
-  piapi: decodePiapiError,
-  'workers-ai': decodeWorkerError,
-  cloudflare: decodeCloudflareError,
-};
 
 /** Calls allowed to wait for a limiter before new ones are refused. */
 const MAX_WAITING = 1_000;
@@ -93,6 +85,22 @@ export class ProviderConnection {
     return this.kind === api || this.kind === 'sandbox';
   }
 
+  /**
+   * Which of a node's APIs this config speaks: its own kind when that is one of them, else
+   * `preferred` (the sandbox speaks them all, so the node's setting picks), else the first.
+   */
+  apiFor(candidates: readonly ProviderApi[], preferred: ProviderApi): ProviderApi {
+    if (this.kind && this.kind !== 'sandbox' && candidates.includes(this.kind)) return this.kind;
+    return this.kind === 'sandbox' ? preferred : (candidates[0] as ProviderApi);
+  }
+
+  /** What an adapter needs to build and send a request through this config to `api`. */
+  async submitContext(api: ProviderApi, signal?: AbortSignal): Promise<SubmitContext> {
+    const client = await this.client(api);
+    const accountId = this.kind === 'sandbox' ? (await this.sandbox()).options.accountId : this.settings?.accountId;
+    return { client, accountId, signal };
+  }
+
   /** The HTTP client for one API, built once; fails with a clear message when the config is unusable. */
   client(api: ProviderApi): Promise<HttpClient> {
     if (this.closed) return Promise.reject(new ProviderConfigError(`provider config "${this.options.name}" was closed`));
@@ -138,20 +146,10 @@ export class ProviderConnection {
   async testAccess(signal?: AbortSignal): Promise<AccessReport> {
     const problem = this.problem;
     if (problem) return { ok: false, message: problem };
-    const settings = this.settings as ResolvedProviderConfig;
+    const kind = this.kind as ProviderKind;
     try {
-      switch (settings.kind) {
-        case 'pixeldojo':
-          return { ok: true, message: await checkPixeldojoAccess(await this.client('pixeldojo'), signal) };
-        case 'piapi':
-          return { ok: true, message: await checkPiapiAccess(await this.client('piapi'), signal) };
-        case 'cloudflare':
-          return { ok: true, message: await checkCloudflareAccess(await this.client('cloudflare'), settings.accountId as string, signal) };
-        case 'workers-ai':
-          return { ok: true, message: await checkWorkerReachable(await this.client('workers-ai'), signal) };
-        case 'sandbox':
-          return { ok: true, message: `the sandbox is running at ${(await this.sandbox()).origin}; no credits are spent` };
-      }
+      if (!isProviderApi(kind)) return { ok: true, message: `the sandbox is running at ${(await this.sandbox()).origin}; no credits are spent` };
+      return { ok: true, message: await adapterOf(kind).checkAccess(await this.submitContext(kind, signal)) };
     } catch (error) {
       return { ok: false, message: this.explain(error) };
     }
@@ -175,12 +173,12 @@ export class ProviderConnection {
     return new HttpClient({
       provider: this.label,
       baseUrl: sandbox ? sandbox.baseUrl(api) : settings.baseUrl,
-      authHeaders: authHeaders(api, apiKey),
+      authHeaders: adapterOf(api).authHeaders(apiKey),
       secrets: [settings.apiKey, settings.accountId].filter((secret): secret is string => Boolean(secret)),
       timeoutMs: settings.timeout,
       rateLimiter: this.rateLimiter,
       retry: this.options.retry,
-      decodeError: DECODERS[api],
+      decodeError: adapterOf(api).decodeError,
       onRetry: this.options.onRetry,
     });
   }

@@ -2,3 +2,4 @@ export * from './connection';
 export * from './kinds';
 export * from './settings';
 export * from './budget';
+export * from './adapter';

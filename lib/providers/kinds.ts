@@ -1,77 +1,45 @@
 import { z } from 'zod';
+import type { ProviderAdapter, ProviderInfo } from './adapter';
+import { cloudflareAdapter, workerAdapter } from './cloudflare';
+import { piapiAdapter } from './piapi';
+import { pixeldojoAdapter } from './pixeldojo';
 
-/** The `kind` stored in flow JSON by provider-config; stable once released. */
-export const providerKindSchema = z.enum(['pixeldojo', 'piapi', 'workers-ai', 'cloudflare', 'sandbox']);
-export type ProviderKind = z.infer<typeof providerKindSchema>;
+/** Every provider the pack speaks, by the `kind` a provider config stores (stable once released). */
+export const PROVIDER_ADAPTERS = {
+  pixeldojo: pixeldojoAdapter,
+  piapi: piapiAdapter,
+  'workers-ai': workerAdapter,
+  cloudflare: cloudflareAdapter,
+} as const satisfies Record<string, ProviderAdapter<never>>;
 
 /** A wire format the pack speaks; the sandbox kind serves all of them. */
-export type ProviderApi = Exclude<ProviderKind, 'sandbox'>;
+export type ProviderApi = keyof typeof PROVIDER_ADAPTERS;
+export const PROVIDER_APIS = Object.keys(PROVIDER_ADAPTERS) as [ProviderApi, ...ProviderApi[]];
 
-export interface ProviderKindInfo {
-  label: string;
-  /** Empty where the user must give one (a deployed worker) or the pack makes one (sandbox). */
-  defaultBaseUrl: string;
-  defaultRpm: number;
-  defaultConcurrency: number;
-  needsApiKey: boolean;
-  needsAccountId: boolean;
-  needsBaseUrl: boolean;
-}
+export const providerKindSchema = z.enum([...PROVIDER_APIS, 'sandbox']);
+export type ProviderKind = z.infer<typeof providerKindSchema>;
 
-/**
- * Defaults come from the provider documents: PixelDojo 60 requests/min, Workers AI 720/min,
- * PiAPI's free plan 2 concurrent jobs. Where a document is silent the value is conservative.
- */
-export const PROVIDER_KIND_INFO: Record<ProviderKind, ProviderKindInfo> = {
-  pixeldojo: {
-    label: 'PixelDojo',
-    defaultBaseUrl: 'https://pixeldojo.ai/api/v1',
-    defaultRpm: 60,
-    defaultConcurrency: 4,
-    needsApiKey: true,
-    needsAccountId: false,
-    needsBaseUrl: false,
-  },
-  piapi: {
-    label: 'PiAPI',
-    defaultBaseUrl: 'https://api.piapi.ai/api/v1',
-    defaultRpm: 60,
-    defaultConcurrency: 2,
-    needsApiKey: true,
-    needsAccountId: false,
-    needsBaseUrl: false,
-  },
-  'workers-ai': {
-    label: 'Workers AI worker',
-    defaultBaseUrl: '',
-    defaultRpm: 720,
-    defaultConcurrency: 8,
-    needsApiKey: false,
-    needsAccountId: false,
-    needsBaseUrl: true,
-  },
-  cloudflare: {
-    label: 'Cloudflare Workers AI',
-    defaultBaseUrl: 'https://api.cloudflare.com/client/v4',
-    defaultRpm: 720,
-    defaultConcurrency: 8,
-    needsApiKey: true,
-    needsAccountId: true,
-    needsBaseUrl: false,
-  },
-  sandbox: {
-    label: 'Sandbox',
-    defaultBaseUrl: '',
-    defaultRpm: 600,
-    defaultConcurrency: 8,
-    needsApiKey: false,
-    needsAccountId: false,
-    needsBaseUrl: false,
-  },
+const SANDBOX_INFO: ProviderInfo = {
+  label: 'Sandbox',
+  defaultBaseUrl: '',
+  defaultRpm: 600,
+  defaultConcurrency: 8,
+  needsApiKey: false,
+  needsAccountId: false,
+  needsBaseUrl: false,
 };
 
-/** How each API expects its key: PiAPI in `X-API-Key`, the others as a bearer token. */
-export function authHeaders(api: ProviderApi, apiKey: string | undefined): Record<string, string> {
-  if (!apiKey) return {};
-  return api === 'piapi' ? { 'x-api-key': apiKey } : { authorization: `Bearer ${apiKey}` };
+/** Defaults per kind, from each adapter (the provider documents; conservative where they are silent). */
+export const PROVIDER_KIND_INFO: Record<ProviderKind, ProviderInfo> = {
+  ...(Object.fromEntries(PROVIDER_APIS.map((api) => [api, PROVIDER_ADAPTERS[api].info])) as Record<ProviderApi, ProviderInfo>),
+  sandbox: SANDBOX_INFO,
+};
+
+export function isProviderApi(value: string): value is ProviderApi {
+  return Object.hasOwn(PROVIDER_ADAPTERS, value);
+}
+
+/** The adapter of an API, typed loosely: callers pass the options their node settings give. */
+export function adapterOf(api: ProviderApi): ProviderAdapter<never> {
+  return PROVIDER_ADAPTERS[api];
 }

@@ -3,6 +3,8 @@ import { InvalidRequestError, describeIssues } from '../contract';
 import type { JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
+import { submittingSettingsSchema } from '../jobs/settings';
+import type { ProviderAdapter, Submission } from './adapter';
 import type { CostEstimate } from './budget';
 import { decodeWith } from './errors';
 
@@ -133,7 +135,6 @@ const TASK_INPUTS: Record<PiapiTaskType, z.ZodObject> = {
 export interface PiapiTaskOptions {
   taskType: string;
   serviceMode?: (typeof PIAPI_SERVICE_MODES)[number];
-  webhook?: { endpoint: string; secret: string };
 }
 
 export interface PiapiTaskBody {
@@ -170,7 +171,6 @@ export function buildPiapiTask(request: ResolvedRequest, options: PiapiTaskOptio
   }
   const config: PiapiTaskBody['config'] = {};
   if (options.serviceMode) config.service_mode = options.serviceMode;
-  if (options.webhook) config.webhook_config = options.webhook;
   return { model, task_type: taskType, input: checked, ...(Object.keys(config).length > 0 ? { config } : {}) };
 }
 
@@ -282,3 +282,49 @@ export function readPiapiWebhook(body: unknown): { jobId: string; snapshot: JobS
   const snapshot = parsed.success ? snapshotOfTask(parsed.data.data) : undefined;
   return parsed.success && snapshot ? { jobId: parsed.data.data.task_id, snapshot } : undefined;
 }
+
+// ---- Adapter ----------------------------------------------------------------------------------
+
+/** Header in which PiAPI sends the secret given at submit, verbatim. */
+export const PIAPI_SECRET_HEADER = 'x-webhook-secret';
+
+/** piapi-task's settings; an empty service mode is the account's default. */
+export const piapiTaskSettingsSchema = submittingSettingsSchema.extend({
+  taskType: z.enum(PIAPI_TASK_TYPES).optional(),
+  serviceMode: z.union([z.literal(''), z.enum(PIAPI_SERVICE_MODES)]).optional(),
+});
+
+export const piapiAdapter: ProviderAdapter<PiapiTaskOptions> = {
+  kind: 'piapi',
+  info: {
+    label: 'PiAPI',
+    defaultBaseUrl: 'https://api.piapi.ai/api/v1',
+    defaultRpm: 60,
+    defaultConcurrency: 2,
+    needsApiKey: true,
+    needsAccountId: false,
+    needsBaseUrl: false,
+    budgetUnit: 'usd',
+  },
+  authHeaders: (apiKey): Record<string, string> => (apiKey ? { 'x-api-key': apiKey } : {}),
+  decodeError: decodePiapiError,
+  checkAccess: ({ client, signal }) => checkPiapiAccess(client, signal),
+  prepare(request, options): Submission {
+    const body = buildPiapiTask(request, options);
+    return {
+      kind: 'job',
+      draft: { provider: 'piapi', model: body.model, status: 'pending', params: { task_type: body.task_type, ...body.input } },
+      estimate: estimatePiapiCost(body),
+      send: (client, callback, spec) => {
+        const config = callback ? { ...body.config, webhook_config: { endpoint: callback.url, secret: callback.secret } } : body.config;
+        return submitPiapiTask(client, { ...body, ...(config ? { config } : {}) }, spec);
+      },
+    };
+  },
+  poll: (client, job, signal) => piapiTaskSnapshot(client, job.id as string, signal),
+  webhook: {
+    secretOf: (_query, headers) => (typeof headers[PIAPI_SECRET_HEADER] === 'string' && headers[PIAPI_SECRET_HEADER] ? headers[PIAPI_SECRET_HEADER] : undefined),
+    read: readPiapiWebhook,
+  },
+  editor: { models: PIAPI_MODELS.map((id) => ({ id, price: `${PIAPI_PRICE_USD[id]} USD per image` })) },
+};

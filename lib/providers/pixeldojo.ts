@@ -3,6 +3,9 @@ import { InvalidRequestError, describeIssues } from '../contract';
 import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
 import { ProviderError } from '../http';
+import { submittingSettingsSchema } from '../jobs/settings';
+import { bearerAuth } from './adapter';
+import type { ProviderAdapter, Submission } from './adapter';
 import type { CostEstimate } from './budget';
 import { decodeWith } from './errors';
 
@@ -288,3 +291,61 @@ export function readPixeldojoWebhook(body: unknown): { jobId?: string; snapshot:
   const snapshot = parsed.success ? snapshotOfJob(parsed.data) : undefined;
   return parsed.success && snapshot ? { jobId: parsed.data.jobId, snapshot } : undefined;
 }
+
+// ---- Adapter ----------------------------------------------------------------------------------
+
+/** flux-generate's `endpoint` on PixelDojo: the synchronous `POST /flux`, or the async jobs API. */
+export const PIXELDOJO_ENDPOINTS = ['flux', 'jobs'] as const;
+export type PixeldojoEndpoint = (typeof PIXELDOJO_ENDPOINTS)[number];
+
+/** Query parameter carrying a PixelDojo job's token: PixelDojo documents no signature, so the URL is the secret. */
+export const TOKEN_PARAMETER = 'token';
+
+/** PixelDojo's `webhook_url` for one job: the endpoint with the job's token. */
+export function pixeldojoWebhookUrl(endpointUrl: string, secret: string): string {
+  const url = new URL(endpointUrl);
+  url.searchParams.set(TOKEN_PARAMETER, secret);
+  return url.toString();
+}
+
+export const pixeldojoAdapter: ProviderAdapter<{ endpoint?: PixeldojoEndpoint }> = {
+  kind: 'pixeldojo',
+  info: {
+    label: 'PixelDojo',
+    defaultBaseUrl: 'https://pixeldojo.ai/api/v1',
+    defaultRpm: 60,
+    defaultConcurrency: 4,
+    needsApiKey: true,
+    needsAccountId: false,
+    needsBaseUrl: false,
+    budgetUnit: 'credits',
+  },
+  authHeaders: bearerAuth,
+  decodeError: decodePixeldojoError,
+  checkAccess: ({ client, signal }) => checkPixeldojoAccess(client, signal),
+  async prepare(request, { endpoint }, { client, signal }): Promise<Submission> {
+    if (endpoint !== 'jobs') {
+      const body = buildFluxRequest(request);
+      return { kind: 'immediate', estimate: estimateFluxCost(body), generate: (target, abort) => generateFlux(target, body, abort) };
+    }
+    const run = await buildPixeldojoRun(catalogueFor(client), request, signal);
+    return {
+      kind: 'job',
+      draft: { provider: 'pixeldojo', model: run.model.apiId, status: 'pending', params: run.body },
+      estimate: estimatePixeldojoRunCost(run),
+      send: (target, callback, spec) => submitPixeldojoJob(target, { ...run, webhookUrl: callback && pixeldojoWebhookUrl(callback.url, callback.secret) }, spec),
+    };
+  },
+  poll: (client, job, signal) => pixeldojoJobSnapshot(client, job.id as string, signal),
+  webhook: {
+    secretOf: (query) => (typeof query[TOKEN_PARAMETER] === 'string' && query[TOKEN_PARAMETER] ? query[TOKEN_PARAMETER] : undefined),
+    read: readPixeldojoWebhook,
+  },
+  editor: {
+    models: Object.entries(FLUX_MODEL_CREDITS).map(([id, credits]) => ({ id, price: `${credits} credit${credits === 1 ? '' : 's'} per image` })),
+    modelsEndpoint: 'image-gen/pixeldojo/models',
+  },
+};
+
+/** flux-generate's settings. `endpoint` (PixelDojo): `flux` is the synchronous POST /flux, `jobs` the async jobs API. */
+export const fluxGenerateSettingsSchema = submittingSettingsSchema.extend({ endpoint: z.enum(PIXELDOJO_ENDPOINTS).optional() });

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { fluxGenerateSettingsSchema, runPixeldojoFlux, runPixeldojoJob } from '../../lib/jobs/run';
-import { catalogueFor } from '../../lib/providers/pixeldojo';
+import { catalogueFor, fluxGenerateSettingsSchema, pixeldojoAdapter } from '../../lib/providers/pixeldojo';
+import { adminRoute } from '../shared/admin';
 import { handleSubmissions, reportOrphanedJobs } from '../shared/jobs';
 import { connectionFor } from '../shared/provider';
 import { editorSettingsFor, settingsOf } from '../shared/settings';
@@ -9,17 +9,16 @@ export = function register(RED: NodeAPI): void {
   reportOrphanedJobs(RED);
   function FluxGenerate(this: Node, def: NodeDef & { provider: string }): void {
     RED.nodes.createNode(this, def);
-    handleSubmissions(RED, this, def.provider, settingsOf(this, fluxGenerateSettingsSchema, def).read, (connection, request, _msg, options, settings) =>
-      settings.endpoint === 'jobs' ? runPixeldojoJob(connection, request, options) : runPixeldojoFlux(connection, request, options),
-    );
+    handleSubmissions(RED, this, def.provider, settingsOf(this, fluxGenerateSettingsSchema, def).read, async (connection, request, _msg, settings, signal) => {
+      const context = await connection.submitContext('pixeldojo', signal);
+      return { api: 'pixeldojo', submission: await pixeldojoAdapter.prepare(request, { endpoint: settings.endpoint }, context) };
+    });
   }
   RED.nodes.registerType('flux-generate', FluxGenerate, { settings: editorSettingsFor('flux-generate', fluxGenerateSettingsSchema) });
 
   // The editor's model list: PixelDojo's public catalogue with credit costs, cached per provider config.
-  RED.httpAdmin.get('/image-gen/pixeldojo/models', RED.auth.needsPermission('flux-generate.read'), (req, res) => {
-    Promise.resolve()
-      .then(async () => catalogueFor(await connectionFor(RED, String(req.query.provider ?? '')).client('pixeldojo')).models(AbortSignal.timeout(15_000)))
-      .then((models) => res.json({ models }))
-      .catch((error: unknown) => res.status(400).json({ error: error instanceof Error ? error.message : String(error) }));
+  adminRoute(RED, 'get', '/image-gen/pixeldojo/models', 'flux-generate.read', async (req) => {
+    const client = await connectionFor(RED, String(req.query.provider ?? '')).client('pixeldojo');
+    return { models: await catalogueFor(client).models(AbortSignal.timeout(15_000)) };
   });
 };

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { applyResult } from '../../lib/contract';
+import type { JobSnapshot } from '../../lib/contract';
+import { generationOf } from '../../lib/jobs/complete';
 import { outcomeOf } from '../../lib/jobs/poll';
 import {
   MAX_WEBHOOK_BYTES,
@@ -16,7 +18,6 @@ import { journalOf } from '../shared/jobs';
 import { statusReporter } from '../shared/status';
 import { editorSettingsFor, settingsOf } from '../shared/settings';
 import { closeWebhookEndpoint, openWebhookEndpoint } from '../shared/webhook-endpoints';
-
 
 type Request = IncomingMessage & WebhookRequest & { query?: Record<string, unknown> };
 
@@ -50,10 +51,10 @@ export = function register(RED: NodeAPI): void {
       webhookRegistry.settle({ secretHash: hash });
       journal.remove(entry.key).catch((error: unknown) => this.warn(`the delivered job could not be removed from the pending-job journal: ${error instanceof Error ? error.message : String(error)}`));
       const msg = journal.restore(entry);
-      const job = { ...entry.job, id: entry.job.id ?? delivery.jobId };
+      const job = entry.job.id || !delivery.jobId ? entry.job : { ...entry.job, id: delivery.jobId };
       try {
-        const snapshot = outcomeOf(job.id ?? 'whose id is unknown', job.provider, delivery.snapshot);
-        const result = { images: snapshot?.images ?? [], job: { ...job, status: 'completed' as const, completedAt: new Date().toISOString() } };
+        const snapshot = outcomeOf(job.id ?? 'whose id is unknown', job.provider, delivery.snapshot) as JobSnapshot;
+        const result = generationOf(job, snapshot);
         status.finished(result);
         this.send(applyResult(msg, result));
       } catch (error) {

@@ -1,11 +1,11 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { applyResult, resolveRequest } from '../../lib/contract';
 import { loadModelAnswer, modelsAnswer, modelsDirectory, statusAnswer } from '../../lib/local/admin';
-import type { AdminAnswer } from '../../lib/local/admin';
 import { localGeneration } from '../../lib/local/generation';
 import { locateModelFolder } from '../../lib/local/model-folder';
 import { settleGeneration } from '../../lib/local/params';
 import { acquireRunner, localSdSettingsSchema, runnerOptionsFor } from '../../lib/local/runner';
+import { adminRoute } from '../shared/admin';
 import { handleInputs } from '../shared/input';
 import { editorSettingsFor, settingsOf } from '../shared/settings';
 
@@ -40,14 +40,8 @@ export = function register(RED: NodeAPI): void {
   }
   RED.nodes.registerType('local-sd', LocalSd, { settings: editorSettingsFor('local-sd', localSdSettingsSchema) });
 
-  const answer = (work: () => Promise<AdminAnswer>, res: { status(code: number): { json(body: unknown): void } }): void => {
-    work().then(
-      ({ status, body }) => res.status(status).json(body),
-      (error: unknown) => res.status(500).json({ error: { code: 'INTERNAL_ERROR', message: error instanceof Error ? error.message : String(error) } }),
-    );
-  };
   // VisionCraft's GET /models, GET /status and POST /load_model, for the editor and for flows.
-  RED.httpAdmin.get('/image-gen/local-sd/models', RED.auth.needsPermission('local-sd.read'), (_req, res) => answer(() => modelsAnswer(modelsDir()), res));
-  RED.httpAdmin.get('/image-gen/local-sd/status', RED.auth.needsPermission('local-sd.read'), (_req, res) => answer(() => statusAnswer(modelsDir()), res));
-  RED.httpAdmin.post('/image-gen/local-sd/load_model', RED.auth.needsPermission('local-sd.write'), (req, res) => answer(() => loadModelAnswer(modelsDir(), req.body), res));
+  adminRoute(RED, 'get', '/image-gen/local-sd/models', 'local-sd.read', () => modelsAnswer(modelsDir()));
+  adminRoute(RED, 'get', '/image-gen/local-sd/status', 'local-sd.read', () => statusAnswer(modelsDir()));
+  adminRoute(RED, 'post', '/image-gen/local-sd/load_model', 'local-sd.write', (req) => loadModelAnswer(modelsDir(), req.body));
 };

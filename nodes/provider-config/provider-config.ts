@@ -6,6 +6,8 @@ import type { ProviderCredentials } from '../../lib/providers';
 import { loopbackNodeUrl } from '../shared/provider';
 import type { ProviderConfigNode } from '../shared/provider';
 import { editorSettingsFor } from '../shared/settings';
+import { AdminError } from '../../lib/editor/admin';
+import { adminRoute } from '../shared/admin';
 
 interface ProviderConfigDef extends NodeDef {
   kind: string;
@@ -51,17 +53,14 @@ export = function register(RED: NodeAPI): void {
   });
 
   // The config's spending today against its budget, per job (the editor shows it; flows can GET it).
-  RED.httpAdmin.get('/image-gen/provider-config/:id/status', RED.auth.needsPermission('provider-config.read'), (req, res) => {
+  adminRoute(RED, 'get', '/image-gen/provider-config/:id/status', 'provider-config.read', (req) => {
     const node = RED.nodes.getNode(String(req.params.id)) as ProviderConfigNode | null;
-    if (!node?.connection) {
-      res.status(404).json({ error: 'no deployed provider config has this id' });
-      return;
-    }
-    res.json({ name: node.connection.label, simulated: node.connection.kind === 'sandbox', budget: node.connection.budget.report() });
+    if (!node?.connection) throw new AdminError(404, 'NOT_FOUND', 'no deployed provider config has this id');
+    return { name: node.connection.label, simulated: node.connection.kind === 'sandbox', budget: node.connection.budget.report() };
   });
 
   // Tests the settings in the edit dialog (saved or not) with a request that costs nothing.
-  RED.httpAdmin.post('/image-gen/provider-config/test', RED.auth.needsPermission('provider-config.write'), (req, res) => {
+  adminRoute(RED, 'post', '/image-gen/provider-config/test', 'provider-config.write', async (req) => {
     const body = (req.body ?? {}) as Partial<ProviderConfigDef> & ProviderCredentials;
     const stored = (body.id ? RED.nodes.getCredentials(body.id) : undefined) as ProviderCredentials | undefined;
     const fromStore = (field: keyof ProviderCredentials): boolean => body[field] === undefined || body[field] === UNCHANGED_PASSWORD;
@@ -74,15 +73,13 @@ export = function register(RED: NodeAPI): void {
     // A stored key goes only where the saved config sends it: the dialog's base URL could be anyone's.
     const usesStored = (['apiKey', 'accountId'] as const).some((field) => fromStore(field) && Boolean(stored?.[field]));
     const saved = body.id ? (RED.nodes.getNode(body.id) as ProviderConfigNode | null)?.connection : undefined;
-    if (usesStored && connection.settings && (connection.kind !== saved?.kind || connection.settings.baseUrl !== saved?.settings?.baseUrl)) {
+    try {
+      if (usesStored && connection.settings && (connection.kind !== saved?.kind || connection.settings.baseUrl !== saved?.settings?.baseUrl)) {
+        return { ok: false, message: 'the saved key is sent only to the saved provider and base URL: deploy the change first, or type the key again to test it here' };
+      }
+      return await connection.testAccess(AbortSignal.timeout(30_000));
+    } finally {
       void connection.close();
-      res.json({ ok: false, message: 'the saved key is sent only to the saved provider and base URL: deploy the change first, or type the key again to test it here' });
-      return;
     }
-    connection
-      .testAccess(AbortSignal.timeout(30_000))
-      .then((report) => res.json(report))
-      .catch((error: unknown) => res.json({ ok: false, message: error instanceof Error ? error.message : String(error) }))
-      .finally(() => void connection.close());
   });
 };

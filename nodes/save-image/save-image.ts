@@ -6,6 +6,8 @@ import { galleryQuerySchema, listGallery } from '../../lib/storage/gallery';
 import { saveImageSettingsSchema, saveMessageImages, saveTargetOf } from '../../lib/storage/message';
 import { PreviewStore } from '../../lib/storage/previews';
 import { thumbnailDataUrl } from '../../lib/storage/thumbnail';
+import { AdminError } from '../../lib/editor/admin';
+import { adminRoute } from '../shared/admin';
 import { handleInputs } from '../shared/input';
 import { editorSettingsFor, settingsOf } from '../shared/settings';
 
@@ -53,21 +55,18 @@ export = function register(RED: NodeAPI): void {
   }
   RED.nodes.registerType('save-image', SaveImage, { settings: editorSettingsFor('save-image', saveImageSettingsSchema) });
 
-  RED.httpAdmin.get('/image-gen/save-image/:id/preview', RED.auth.needsPermission('save-image.read'), (req, res) => {
+  adminRoute(RED, 'get', '/image-gen/save-image/:id/preview', 'save-image.read', async (req) => {
     const id = String(req.params.id);
     // No preview yet is an ordinary answer (the editor asks for every save-image node it shows), not a 404.
-    void previews.get(id).then((src) => res.json({ id, src: src ?? null }));
+    return { id, src: (await previews.get(id)) ?? null };
   });
 
   // Lists what a deployed save-image node stored, newest first, as VisionCraft's GET /gallery does.
-  RED.httpAdmin.get('/image-gen/save-image/:id/gallery', RED.auth.needsPermission('save-image.read'), (req, res) => {
+  adminRoute(RED, 'get', '/image-gen/save-image/:id/gallery', 'save-image.read', (req) => {
     const directory = directories.get(String(req.params.id));
+    if (!directory) throw new AdminError(404, 'NOT_FOUND', 'no deployed save-image node has that id');
     const query = galleryQuerySchema.safeParse(req.query);
-    if (!directory) return void res.status(404).json({ error: 'no deployed save-image node has that id' });
-    if (!query.success) return void res.status(400).json({ error: describeIssues(query.error) });
-    listGallery(directory, query.data).then(
-      (listing) => res.json(listing),
-      (error: unknown) => res.status(500).json({ error: error instanceof Error ? error.message : String(error) }),
-    );
+    if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
+    return listGallery(directory, query.data);
   });
 };

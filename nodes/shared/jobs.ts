@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Node, NodeAPI } from 'node-red';
 import type { z } from 'zod';
-import type { Generation, JobInfo, ResolvedRequest } from '../../lib/contract';
+import type { JobInfo, ResolvedRequest } from '../../lib/contract';
 import { InvalidRequestError, applyResult, resolveRequest } from '../../lib/contract';
 import { journalFor, serialisableMessage } from '../../lib/jobs/journal';
 import type { JobJournal, JournalEntry } from '../../lib/jobs/journal';
 import { isWebhookProvider, webhookRegistry } from '../../lib/jobs/webhooks';
-import { waitInSlot } from '../../lib/jobs/run';
-import type { JobRecorder, RunOptions, submittingSettingsSchema } from '../../lib/jobs/run';
-import type { ProviderConnection } from '../../lib/providers';
+import { waitInSlot } from '../../lib/jobs/complete';
+import type { JobRecorder, RunOptions } from '../../lib/jobs/complete';
+import type { submittingSettingsSchema } from '../../lib/jobs/settings';
+import { submit } from '../../lib/jobs/submit';
+import type { ProviderApi, ProviderConnection, Submission } from '../../lib/providers';
 import { handleInputs } from './input';
 import type { InputContext, Inputs, Message } from './input';
 import { connectionFor } from './provider';
@@ -100,22 +102,30 @@ export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, se
 
 export type SubmittingSettings = z.output<typeof submittingSettingsSchema>;
 
-export type Submit<S> = (connection: ProviderConnection, request: ResolvedRequest, msg: Message, options: RunOptions, settings: S) => Promise<Generation | JobInfo>;
+/** A node's request, checked by its provider's adapter and ready to send through `api`. */
+export interface Prepared {
+  api: ProviderApi;
+  submission: Submission;
+}
+
+/** The one provider-specific part of a submitting node: which adapter checks the request, with which of its options. */
+export type Prepare<S> = (connection: ProviderConnection, request: ResolvedRequest, msg: Message, settings: S, signal: AbortSignal) => Promise<Prepared>;
 
 /**
  * The life of a node that submits paid jobs (flux-generate, piapi-task): each message is resolved,
- * journaled from just before its submit, and completed as the node's `completion` says; jobs
- * journaled before a redeploy or restart resume. `submit` is the one provider-specific part;
- * `settings` reads the node's settings (see settingsOf).
+ * checked by its adapter, journaled from just before its submit, and completed as the node's
+ * `completion` says; jobs journaled before a redeploy or restart resume. `settings` reads the
+ * node's settings (see settingsOf).
  */
-export function handleSubmissions<S extends SubmittingSettings>(RED: NodeAPI, node: Node, providerId: string, settings: () => S, submit: Submit<S>): void {
+export function handleSubmissions<S extends SubmittingSettings>(RED: NodeAPI, node: Node, providerId: string, settings: () => S, prepare: Prepare<S>): void {
   const inputs = handleInputs(RED, node, async (msg, { signal, status }) => {
     const current = settings();
     const connection = connectionFor(RED, providerId);
     const request = resolveRequest(msg, current);
     const recorder = recorderFor(RED, node, providerId, msg);
     const options: RunOptions = { signal, completion: current.completion || 'wait', download: current.download === true, onPhase: status.phase, recorder, webhookPath: deployedWebhookPath() };
-    const result = await submit(connection, request, msg, options, current);
+    const { api, submission } = await prepare(connection, request, msg, current, signal);
+    const result = await submit(connection, api, submission, options);
     status.finished(result);
     return applyResult(msg, result);
   });

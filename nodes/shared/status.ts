@@ -1,11 +1,7 @@
 import type { Node, NodeAPI } from 'node-red';
-import { InvalidRequestError } from '../../lib/contract';
+import { statusKeyOf } from '../../lib/contract';
 import type { Generation, JobInfo } from '../../lib/contract';
-import { ProviderError } from '../../lib/http';
-import { JobError } from '../../lib/jobs/poll';
-import { OnnxRuntimeMissingError } from '../../lib/local/runner';
-import type { Phase } from '../../lib/jobs/run';
-import { BudgetExceededError, ProviderConfigError } from '../../lib/providers';
+import type { Phase } from '../../lib/jobs/complete';
 
 /** The node status every node of the pack shows: short (under 20 characters), translated. */
 export interface StatusReporter {
@@ -18,23 +14,6 @@ export interface StatusReporter {
   saved(files: number): void;
   failed(error: unknown): void;
   clear(): void;
-}
-
-/** A one-word reason for the status; the full message goes to done(err) and the Catch node. */
-function failureKey(error: unknown): string {
-  if (error instanceof BudgetExceededError) return 'overBudget';
-  if (error instanceof OnnxRuntimeMissingError) return 'notInstalled';
-  if (error instanceof InvalidRequestError) return 'badInput';
-  if (error instanceof ProviderConfigError) return 'badConfig';
-  if (error instanceof JobError) return error.kind === 'timeout' ? 'timedOut' : error.kind === 'expired' ? 'expired' : 'jobFailed';
-  if (error instanceof ProviderError) {
-    if (error.kind === 'rate-limited' || error.status === 429) return 'rateLimited';
-    if (error.kind === 'timeout') return 'timedOut';
-    if (error.kind === 'queue-full') return 'busy';
-    if (error.status === 401 || error.status === 403) return 'refused';
-    return 'providerError';
-  }
-  return 'failed';
 }
 
 /** Placeholder values that make a translation come back as its template, e.g. "queued __seconds__s". */
@@ -70,7 +49,7 @@ export function statusReporter(RED: NodeAPI, node: Node): StatusReporter {
       node.status({ fill: 'green', shape: 'dot', text: text('saved', { count: files }) });
     },
     failed(error) {
-      node.status({ fill: 'red', shape: 'ring', text: text(failureKey(error)) });
+      node.status({ fill: 'red', shape: 'ring', text: text(statusKeyOf(error)) });
     },
     clear() {
       node.status({});

@@ -1,6 +1,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { applyResult, resolveRequest } from '../../lib/contract';
-import { runWorkersAi, workersAiSettingsSchema } from '../../lib/jobs/run';
+import { submit } from '../../lib/jobs/submit';
+import { adapterOf } from '../../lib/providers';
+import { workersAiSettingsSchema } from '../../lib/providers/cloudflare';
 import { handleInputs } from '../shared/input';
 import { connectionFor } from '../shared/provider';
 import { editorSettingsFor, settingsOf } from '../shared/settings';
@@ -13,12 +15,10 @@ export = function register(RED: NodeAPI): void {
       const current = settings();
       const connection = connectionFor(RED, def.provider);
       const request = resolveRequest(msg, current);
-      const result = await runWorkersAi(connection, request, current.endpoint || 'worker', {
-        signal,
-        completion: 'wait',
-        download: false,
-        onPhase: status.phase,
-      });
+      // A worker or cloudflare config decides by its kind; the sandbox serves both, so the node's endpoint picks.
+      const api = connection.apiFor(['workers-ai', 'cloudflare'], current.endpoint === 'rest' ? 'cloudflare' : 'workers-ai');
+      const submission = await adapterOf(api).prepare(request, undefined as never, await connection.submitContext(api, signal));
+      const result = await submit(connection, api, submission, { signal, completion: 'wait', download: false, onPhase: status.phase });
       status.finished(result);
       return applyResult(msg, result);
     });

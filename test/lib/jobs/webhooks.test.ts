@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
+import { pixeldojoWebhookUrl } from '../../../lib/providers/pixeldojo';
 import { Readable } from 'node:stream';
 import {
   WebhookRegistry,
   deliveryCredentials,
   newWebhookSecret,
-  pixeldojoWebhookUrl,
   readBodyWithin,
   readDelivery,
   readWebhookBody,

@@ -31,8 +31,7 @@ describe('lib/providers request building', () => {
 
     it('adds config only when there is something to configure', () => {
       assert.equal(buildPiapiTask(request('p'), { taskType: 'txt2img' }).config, undefined);
-      const webhook = { endpoint: 'https://me.example/hook', secret: 's' };
-      assert.deepEqual(buildPiapiTask(request('p'), { taskType: 'txt2img', serviceMode: 'public', webhook }).config, { service_mode: 'public', webhook_config: webhook });
+      assert.deepEqual(buildPiapiTask(request('p'), { taskType: 'txt2img', serviceMode: 'public' }).config, { service_mode: 'public' });
     });
   });
 

@@ -1,0 +1,95 @@
+import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
+import type { DecodedError, HttpClient, RequestSpec } from '../http';
+import type { CostEstimate } from './budget';
+
+/** How a provider config of one kind is filled in and limited by default. */
+export interface ProviderInfo {
+  label: string;
+  /** Empty where the user must give one (a deployed worker) or the pack makes one (sandbox). */
+  defaultBaseUrl: string;
+  defaultRpm: number;
+  defaultConcurrency: number;
+  needsApiKey: boolean;
+  needsAccountId: boolean;
+  needsBaseUrl: boolean;
+  /** What the config's budget counts in: the unit this provider bills in. */
+  budgetUnit?: CostEstimate['unit'];
+}
+
+/** Where a provider should call back for one job: the job-webhook endpoint's public URL and the job's secret. */
+export interface CallbackTarget {
+  url: string;
+  secret: string;
+}
+
+/** What an adapter needs from the connection it submits through. */
+export interface SubmitContext {
+  client: HttpClient;
+  /** The account a REST API addresses (Cloudflare); the connection resolves it, sandbox or not. */
+  accountId?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * A checked request for a provider that answers later (a job), built and priced before anything
+ * is sent: `lib/jobs` charges, journals and sends it, then completes the job.
+ */
+export interface JobSubmission {
+  kind: 'job';
+  /** The job as known before the submit answers (for the journal). */
+  draft: JobInfo;
+  estimate: CostEstimate | undefined;
+  send(client: HttpClient, callback: CallbackTarget | undefined, request: Pick<RequestSpec, 'signal' | 'beforeSend'>): Promise<JobInfo>;
+}
+
+/** A checked request for a provider that answers with the images. */
+export interface ImmediateSubmission {
+  kind: 'immediate';
+  estimate: CostEstimate | undefined;
+  generate(client: HttpClient, signal?: AbortSignal): Promise<Generation>;
+}
+
+export type Submission = JobSubmission | ImmediateSubmission;
+
+/** A job's state as the provider reports it, read by job id (or the URL the submit gave). */
+export type JobReader = (client: HttpClient, job: JobInfo, signal?: AbortSignal) => Promise<JobSnapshot>;
+
+/** How a provider's callbacks are recognised, authenticated and read. */
+export interface WebhookSupport {
+  /** The secret a delivery carries, where this provider puts it; undefined when the request is not this provider's. */
+  secretOf(query: Record<string, unknown>, headers: Record<string, unknown>): string | undefined;
+  /** The delivery body in the provider's documented shape; undefined when it is not that shape. */
+  read(body: unknown): { jobId?: string; snapshot: JobSnapshot } | undefined;
+}
+
+/** What the editor shows for a provider: its models (when fixed) with their prices and parameter schema. */
+export interface EditorMetadata {
+  models: Array<{ id: string; label?: string; price?: string }>;
+  /** Where the editor fetches the live model list, when the provider publishes one. */
+  modelsEndpoint?: string;
+}
+
+/**
+ * One provider, as everything else in the pack sees it. `lib/jobs` works through this shape alone,
+ * so adding a provider is its adapter, its emulator, its tests and its editor entry.
+ */
+export interface ProviderAdapter<Options = unknown> {
+  /** The `kind` a provider config stores for it. */
+  kind: string;
+  info: ProviderInfo;
+  authHeaders(apiKey: string | undefined): Record<string, string>;
+  decodeError(status: number, body: string): DecodedError | undefined;
+  /** A request that costs nothing and proves the credentials; answers a sentence for the dialog. */
+  checkAccess(context: SubmitContext): Promise<string>;
+  /** Builds, validates and prices a submit from a resolved request: bad input fails here, before anything is sent. */
+  prepare(request: ResolvedRequest, options: Options, context: SubmitContext): Submission | Promise<Submission>;
+  /** Reads a submitted job's state; absent for providers that answer at once. */
+  poll?: JobReader;
+  webhook?: WebhookSupport;
+  editor: EditorMetadata;
+}
+
+/** `Authorization: Bearer <key>`, the way most providers take their key; nothing without one. */
+export function bearerAuth(apiKey: string | undefined): Record<string, string> {
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
