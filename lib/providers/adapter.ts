@@ -64,7 +64,8 @@ export interface WebhookSupport {
 
 /** What the editor shows for a provider: its models (when fixed) with their prices and parameter schema. */
 export interface EditorMetadata {
-  models: Array<{ id: string; label?: string; price?: string }>;
+  /** `taskTypes`: the task types a model runs, where the node picks one (PiAPI). */
+  models: Array<{ id: string; label?: string; price?: string; taskTypes?: readonly string[] }>;
   /** Where the editor fetches the live model list, when the provider publishes one. */
   modelsEndpoint?: string;
 }

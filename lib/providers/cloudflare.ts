@@ -110,7 +110,13 @@ const USD_PER_TILE = 0.000053;
 const USD_PER_STEP = 0.00011;
 const DEFAULT_STEPS = 4;
 /** The worker's documented output size per aspect ratio; the REST API renders 1024x1024. */
-const WORKER_SIZES: Record<string, [number, number]> = { '1:1': [1024, 1024], '16:9': [1344, 768], '9:16': [768, 1344], '4:3': [1024, 768], '3:4': [768, 1024] };
+const WORKER_SIZES: Record<string, [number, number]> = {
+  '1:1': [1024, 1024],
+  '16:9': [1344, 768],
+  '9:16': [768, 1344],
+  '4:3': [1024, 768],
+  '3:4': [768, 1024],
+};
 
 function fluxSchnellCost(width: number, height: number, steps: number): CostEstimate {
   const tiles = Math.ceil(width / 512) * Math.ceil(height / 512);
@@ -230,7 +236,11 @@ export const cloudflareAdapter: ProviderAdapter = {
   checkAccess: ({ client, accountId, signal }) => checkCloudflareAccess(client, accountId ?? '', signal),
   prepare(request, _options, { accountId }): Submission {
     const run = buildWorkersAiRun(request);
-    return { kind: 'immediate', estimate: estimateWorkersAiCost(run), generate: (client, signal) => generateWithWorkersAi(client, accountId ?? '', run, signal) };
+    return {
+      kind: 'immediate',
+      estimate: estimateWorkersAiCost(run),
+      generate: (client, signal) => generateWithWorkersAi(client, accountId ?? '', run, signal),
+    };
   },
   editor: { models: [{ id: FLUX_SCHNELL_MODEL, ...flux }] },
 };

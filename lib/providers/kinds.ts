@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ProviderAdapter, ProviderInfo } from './adapter';
+import type { EditorMetadata, ProviderAdapter, ProviderInfo } from './adapter';
 import { cloudflareAdapter, workerAdapter } from './cloudflare';
 import { piapiAdapter } from './piapi';
 import { pixeldojoAdapter } from './pixeldojo';
@@ -42,4 +42,15 @@ export function isProviderApi(value: string): value is ProviderApi {
 /** The adapter of an API, typed loosely: callers pass the options their node settings give. */
 export function adapterOf(api: ProviderApi): ProviderAdapter<never> {
   return PROVIDER_ADAPTERS[api];
+}
+
+/** What the editor shows per provider kind (RED.settings.providerConfigProviders): defaults, models and prices, nothing secret. */
+export function providersForEditor(): Record<ProviderKind, ProviderInfo & Partial<EditorMetadata>> {
+  return {
+    ...(Object.fromEntries(PROVIDER_APIS.map((api) => [api, { ...PROVIDER_ADAPTERS[api].info, ...PROVIDER_ADAPTERS[api].editor }])) as Record<
+      ProviderApi,
+      ProviderInfo & EditorMetadata
+    >),
+    sandbox: SANDBOX_INFO,
+  };
 }

@@ -323,8 +323,15 @@ export const piapiAdapter: ProviderAdapter<PiapiTaskOptions> = {
   },
   poll: (client, job, signal) => piapiTaskSnapshot(client, job.id as string, signal),
   webhook: {
-    secretOf: (_query, headers) => (typeof headers[PIAPI_SECRET_HEADER] === 'string' && headers[PIAPI_SECRET_HEADER] ? headers[PIAPI_SECRET_HEADER] : undefined),
+    secretOf: (_query, headers) =>
+      typeof headers[PIAPI_SECRET_HEADER] === 'string' && headers[PIAPI_SECRET_HEADER] ? headers[PIAPI_SECRET_HEADER] : undefined,
     read: readPiapiWebhook,
   },
-  editor: { models: PIAPI_MODELS.map((id) => ({ id, price: `${PIAPI_PRICE_USD[id]} USD per image` })) },
+  editor: {
+    models: PIAPI_MODELS.map((id) => ({
+      id,
+      price: `${PIAPI_PRICE_USD[id]} USD per image`,
+      taskTypes: id === 'Qubico/flux1-dev-advanced' ? ADVANCED_TASK_TYPES : BASIC_TASK_TYPES,
+    })),
+  },
 };

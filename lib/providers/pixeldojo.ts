@@ -121,7 +121,9 @@ export async function generateFlux(client: HttpClient, body: FluxRequest, signal
 // ---- Async jobs API ---------------------------------------------------------------------------
 
 const catalogueSchema = z.object({
-  models: z.array(z.object({ apiId: z.string(), name: z.string().optional(), modality: z.string().optional(), creditCost: z.number().optional() }).passthrough()),
+  models: z.array(
+    z.object({ apiId: z.string(), name: z.string().optional(), modality: z.string().optional(), creditCost: z.number().optional() }).passthrough(),
+  ),
 });
 export type PixeldojoModel = z.infer<typeof catalogueSchema>['models'][number];
 
@@ -141,7 +143,9 @@ export class PixeldojoCatalogue {
 
   models(signal?: AbortSignal): Promise<PixeldojoModel[]> {
     if (!this.list || Date.now() - this.list.at > CATALOGUE_TTL_MS) {
-      const models = this.client.json({ method: 'GET', path: 'models', intent: 'read', authenticate: false, signal }, catalogueSchema).then((answer) => answer.models);
+      const models = this.client
+        .json({ method: 'GET', path: 'models', intent: 'read', authenticate: false, signal }, catalogueSchema)
+        .then((answer) => answer.models);
       models.catch(() => (this.list = undefined));
       this.list = { at: Date.now(), models };
     }
@@ -215,7 +219,13 @@ const submitSchema = z.object({
 
 export async function submitPixeldojoJob(client: HttpClient, run: PixeldojoRun, request: Pick<RequestSpec, 'signal' | 'beforeSend'> = {}): Promise<JobInfo> {
   const answer = await client.json(
-    { method: 'POST', path: `models/${encodeURIComponent(run.model.apiId)}/run`, json: { ...run.body, ...(run.webhookUrl ? { webhook_url: run.webhookUrl } : {}) }, intent: 'submit', ...request },
+    {
+      method: 'POST',
+      path: `models/${encodeURIComponent(run.model.apiId)}/run`,
+      json: { ...run.body, ...(run.webhookUrl ? { webhook_url: run.webhookUrl } : {}) },
+      intent: 'submit',
+      ...request,
+    },
     submitSchema,
   );
   return {
@@ -234,7 +244,10 @@ const jobSchema = z
   .object({
     jobId: z.string().optional(),
     status: z.string(),
-    output: z.object({ images: z.array(z.string()).optional(), videos: z.array(z.string()).optional() }).partial().nullish(),
+    output: z
+      .object({ images: z.array(z.string()).optional(), videos: z.array(z.string()).optional() })
+      .partial()
+      .nullish(),
     assets: z.array(z.object({ url: z.string() }).passthrough()).nullish(),
     creditCost: z.number().optional(),
     expiresAt: z.string().optional(),
@@ -333,7 +346,8 @@ export const pixeldojoAdapter: ProviderAdapter<{ endpoint?: PixeldojoEndpoint }>
       kind: 'job',
       draft: { provider: 'pixeldojo', model: run.model.apiId, status: 'pending', params: run.body },
       estimate: estimatePixeldojoRunCost(run),
-      send: (target, callback, spec) => submitPixeldojoJob(target, { ...run, webhookUrl: callback && pixeldojoWebhookUrl(callback.url, callback.secret) }, spec),
+      send: (target, callback, spec) =>
+        submitPixeldojoJob(target, { ...run, webhookUrl: callback && pixeldojoWebhookUrl(callback.url, callback.secret) }, spec),
     };
   },
   poll: (client, job, signal) => pixeldojoJobSnapshot(client, job.id as string, signal),

@@ -47,10 +47,7 @@ export const DEFAULT_WEBHOOK_GRACE_S = 60;
  * Validates a config and fills in the kind's defaults. Returns the problems (never throws) so a
  * config node with a typo still loads and reports what to fix when it is used.
  */
-export function resolveProviderConfig(
-  config: unknown,
-  credentials: unknown,
-): { ok: true; value: ResolvedProviderConfig } | { ok: false; problems: string[] } {
+export function resolveProviderConfig(config: unknown, credentials: unknown): { ok: true; value: ResolvedProviderConfig } | { ok: false; problems: string[] } {
   const parsed = providerConfigSchema.safeParse(config);
   const secrets = providerCredentialsSchema.safeParse(credentials ?? {});
   if (!parsed.success || !secrets.success) {

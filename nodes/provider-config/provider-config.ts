@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
-import { ProviderConnection } from '../../lib/providers';
+import { ProviderConnection, providersForEditor } from '../../lib/providers';
 import { providerConfigSchema } from '../../lib/providers/settings';
 import type { ProviderCredentials } from '../../lib/providers';
 import { loopbackNodeUrl } from '../shared/provider';
@@ -49,7 +49,11 @@ export = function register(RED: NodeAPI): void {
 
   RED.nodes.registerType<ProviderConfigNode, ProviderConfigDef, unknown, ProviderCredentials>('provider-config', ProviderConfig, {
     credentials: { apiKey: { type: 'password' }, accountId: { type: 'text' } },
-    settings: editorSettingsFor('provider-config', providerConfigSchema),
+    settings: {
+      ...editorSettingsFor('provider-config', providerConfigSchema),
+      // The kinds, their defaults, models and prices, from the adapters: the dialogs keep no copies.
+      providerConfigProviders: { value: providersForEditor(), exportable: true },
+    },
   });
 
   // The config's spending today against its budget, per job (the editor shows it; flows can GET it).
@@ -75,7 +79,10 @@ export = function register(RED: NodeAPI): void {
     const saved = body.id ? (RED.nodes.getNode(body.id) as ProviderConfigNode | null)?.connection : undefined;
     try {
       if (usesStored && connection.settings && (connection.kind !== saved?.kind || connection.settings.baseUrl !== saved?.settings?.baseUrl)) {
-        return { ok: false, message: 'the saved key is sent only to the saved provider and base URL: deploy the change first, or type the key again to test it here' };
+        return {
+          ok: false,
+          message: 'the saved key is sent only to the saved provider and base URL: deploy the change first, or type the key again to test it here',
+        };
       }
       return await connection.testAccess(AbortSignal.timeout(30_000));
     } finally {

@@ -27,7 +27,13 @@ const API_KEY = 'pk-live-3f9a1c7e5b2d4086a1b3c5d7e9f10203';
 const ACCOUNT_ID = 'acct-77c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5';
 
 function forms(secret: string): string[] {
-  return [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url'), Buffer.from(secret).toString('hex')];
+  return [
+    secret,
+    encodeURIComponent(secret),
+    Buffer.from(secret).toString('base64'),
+    Buffer.from(secret).toString('base64url'),
+    Buffer.from(secret).toString('hex'),
+  ];
 }
 
 function leaks(text: string): string[] {
@@ -71,12 +77,14 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
     collector?.close();
   });
 
-  it('lists every admin endpoint the pack registers', () => {
+  it('lists every admin endpoint the pack registers, each through adminRoute', () => {
     const registered = new Set<string>();
     const sources = fs.readdirSync(path.join(REPO_ROOT, 'nodes'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
     for (const file of sources) {
       const source = fs.readFileSync(path.join(REPO_ROOT, 'nodes', file), 'utf8').replace(/\s+/g, ' ');
-      for (const [, method, route] of source.matchAll(/RED\.httpAdmin\.(get|post)\( ?'([^']+)'/g)) registered.add(`${method?.toUpperCase()} ${route}`);
+      for (const [, method, route] of source.matchAll(/adminRoute\(RED, '(get|post)', '([^']+)'/g)) registered.add(`${method?.toUpperCase()} ${route}`);
+      // Every endpoint goes through the one helper that guards it and answers errors in one shape.
+      if (file !== path.join('shared', 'admin.ts')) assert.doesNotMatch(source, /RED\.httpAdmin\./, `${file} registers an admin route without adminRoute`);
     }
     const listed = new Set(ADMIN_ROUTES.map(({ method, route }) => `${method} ${route.replace(/\?.*$/, '').replace(/\/(pd|any)\//, '/:id/')}`));
     assert.deepEqual([...registered].sort(), [...listed].sort());
@@ -96,7 +104,15 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
   it('keeps the key and account id out of flows, messages, status, logs, errors, admin answers and every file it writes', async () => {
     const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/`;
     const credentials = { apiKey: API_KEY, accountId: ACCOUNT_ID };
-    const config = (id: string, kind: string, api: 'pixeldojo' | 'piapi' | 'cloudflare' | 'workers-ai') => ({ id, type: 'provider-config', name: `${kind} config`, kind, baseUrl: sandbox.baseUrl(api), budget: '100', credentials });
+    const config = (id: string, kind: string, api: 'pixeldojo' | 'piapi' | 'cloudflare' | 'workers-ai') => ({
+      id,
+      type: 'provider-config',
+      name: `${kind} config`,
+      kind,
+      baseUrl: sandbox.baseUrl(api),
+      budget: '100',
+      credentials,
+    });
     const generators = [
       { id: 'gen.flux', type: 'flux-generate', provider: 'pd', endpoint: 'flux', model: 'flux-pro', completion: 'wait' },
       { id: 'gen.jobs', type: 'flux-generate', provider: 'pd', endpoint: 'jobs', model: 'flux-dev', completion: 'job' },
@@ -104,27 +120,38 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
       { id: 'gen.rest', type: 'workers-ai', provider: 'cf', endpoint: 'rest', model: '@cf/black-forest-labs/flux-1-schnell' },
       { id: 'gen.worker', type: 'workers-ai', provider: 'wk', endpoint: 'worker', model: '@cf/black-forest-labs/flux-1-schnell' },
     ];
-    const everything = (id: string) => ({ id, type: 'change', z: 'tab', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: '$sift($$, function($value, $key) { $key != "payload" })', tot: 'jsonata' }, { t: 'delete', p: 'headers', pt: 'msg' }], wires: [['post']] });
-    await runtime.call('POST', '/flows', {
-      token: admin,
-      headers: { 'node-red-deployment-type': 'full' },
-      body: [
-        { id: 'tab', type: 'tab', label: 'security' },
-        config('pd', 'pixeldojo', 'pixeldojo'),
-        config('pi', 'piapi', 'piapi'),
-        config('cf', 'cloudflare', 'cloudflare'),
-        config('wk', 'workers-ai', 'workers-ai'),
-        ...generators.map((node) => ({ ...node, z: 'tab', prompt: '', params: {}, download: false, wires: [[node.id === 'gen.jobs' ? 'poll' : 'out']] })),
-        ...generators.map((node) => ({ id: `inject.${node.id}`, type: 'inject', z: 'tab', payload: 'a lighthouse', payloadType: 'str', wires: [[node.id]] })),
-        { id: 'poll', type: 'job-poll', z: 'tab', provider: 'pd', initialDelay: '100', maxDelay: '300', timeout: '20000', wires: [['out']] },
-        everything('out'),
-        { id: 'on.error', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['failed']] },
-        everything('failed'),
-        { id: 'on.status', type: 'status', z: 'tab', scope: null, wires: [['statuses']] },
-        everything('statuses'),
-        { id: 'post', type: 'http request', z: 'tab', method: 'POST', ret: 'txt', url: collectorUrl, paytoqs: 'ignore', wires: [] },
+    const everything = (id: string) => ({
+      id,
+      type: 'change',
+      z: 'tab',
+      rules: [
+        { t: 'set', p: 'payload', pt: 'msg', to: '$sift($$, function($value, $key) { $key != "payload" })', tot: 'jsonata' },
+        { t: 'delete', p: 'headers', pt: 'msg' },
       ],
-    }).then((answer) => assert.equal(answer.status, 204, answer.text));
+      wires: [['post']],
+    });
+    await runtime
+      .call('POST', '/flows', {
+        token: admin,
+        headers: { 'node-red-deployment-type': 'full' },
+        body: [
+          { id: 'tab', type: 'tab', label: 'security' },
+          config('pd', 'pixeldojo', 'pixeldojo'),
+          config('pi', 'piapi', 'piapi'),
+          config('cf', 'cloudflare', 'cloudflare'),
+          config('wk', 'workers-ai', 'workers-ai'),
+          ...generators.map((node) => ({ ...node, z: 'tab', prompt: '', params: {}, download: false, wires: [[node.id === 'gen.jobs' ? 'poll' : 'out']] })),
+          ...generators.map((node) => ({ id: `inject.${node.id}`, type: 'inject', z: 'tab', payload: 'a lighthouse', payloadType: 'str', wires: [[node.id]] })),
+          { id: 'poll', type: 'job-poll', z: 'tab', provider: 'pd', initialDelay: '100', maxDelay: '300', timeout: '20000', wires: [['out']] },
+          everything('out'),
+          { id: 'on.error', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['failed']] },
+          everything('failed'),
+          { id: 'on.status', type: 'status', z: 'tab', scope: null, wires: [['statuses']] },
+          everything('statuses'),
+          { id: 'post', type: 'http request', z: 'tab', method: 'POST', ret: 'txt', url: collectorUrl, paytoqs: 'ignore', wires: [] },
+        ],
+      })
+      .then((answer) => assert.equal(answer.status, 204, answer.text));
     const fire = async (id: string) => {
       const before = collected.length;
       // Just after a deploy the inject node may not be started yet (404): nothing was sent then.
@@ -135,26 +162,37 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
       }
       assert.equal(answer.status, 200, answer.text);
       await waitFor(() => collected.slice(before).some((text) => /"images"|"error"/.test(text)), 20_000, `the outcome of ${id}`).catch((error: Error) => {
-        throw new Error(`${error.message}\n${collected.slice(before).join("\n")}\n${runtime.log().slice(-2000)}`);
+        throw new Error(`${error.message}\n${collected.slice(before).join('\n')}\n${runtime.log().slice(-2000)}`);
       });
     };
     // Successes first, then each generator again against a provider whose errors echo the credentials back.
     for (const { id } of generators) await fire(id);
     for (const status of [401, 500]) {
-      sandbox.injectFault({ method: 'POST', times: generators.length, fault: { type: 'status', status, body: { error: `bad key ${API_KEY} for account ${ACCOUNT_ID}`, message: `${API_KEY}` } } });
+      sandbox.injectFault({
+        method: 'POST',
+        times: generators.length,
+        fault: { type: 'status', status, body: { error: `bad key ${API_KEY} for account ${ACCOUNT_ID}`, message: `${API_KEY}` } },
+      });
       for (const { id } of generators) await fire(id);
       sandbox.faults.clear();
     }
     // The connection test, with the saved key against a provider that echoes it.
     sandbox.injectFault({ fault: { type: 'status', status: 403, body: { error: `forbidden for ${API_KEY}` } }, times: 10 });
-    const tested = await runtime.call('POST', '/image-gen/provider-config/test', { token: admin, body: { id: 'pd', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo'), apiKey: '__PWRD__' } });
+    const tested = await runtime.call('POST', '/image-gen/provider-config/test', {
+      token: admin,
+      body: { id: 'pd', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo'), apiKey: '__PWRD__' },
+    });
     sandbox.faults.clear();
 
     const keyed = sandbox.requests.filter((entry) => JSON.stringify(entry.headers).includes(API_KEY));
     assert.ok(keyed.length >= generators.length * 3, 'the key was sent to the providers (the test would prove nothing otherwise)');
-    assert.ok(collected.some((text) => /"images"/.test(text)) && collected.some((text) => /HTTP 401/.test(text)) && collected.some((text) => /HTTP 500/.test(text)));
+    assert.ok(
+      collected.some((text) => /"images"/.test(text)) && collected.some((text) => /HTTP 401/.test(text)) && collected.some((text) => /HTTP 500/.test(text)),
+    );
     const answers = await Promise.all(
-      ['/flows', '/image-gen/provider-config/pd/status', '/image-gen/pixeldojo/models?provider=pd', '/nodes', '/settings'].map((route) => runtime.call('GET', route, { token: admin })),
+      ['/flows', '/image-gen/provider-config/pd/status', '/image-gen/pixeldojo/models?provider=pd', '/nodes', '/settings'].map((route) =>
+        runtime.call('GET', route, { token: admin }),
+      ),
     );
     // The account id is a text credential: the config dialog shows it to an admin, as Node-RED does for such fields; the key, never.
     const stored = await runtime.call('GET', '/credentials/provider-config/cf', { token: admin });
