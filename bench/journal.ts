@@ -10,7 +10,13 @@ function entry(index: number): JournalEntry {
     key: `key-${index.toString().padStart(6, '0')}-${Math.random().toString(36).slice(2, 10)}`,
     nodeId: 'gen',
     providerId: 'cfg',
-    job: { provider: 'pixeldojo', model: 'flux-dev', id: `job_${index}`, status: 'pending', params: { prompt: `a lighthouse at dusk, number ${index}`, aspect_ratio: '1:1' } },
+    job: {
+      provider: 'pixeldojo',
+      model: 'flux-dev',
+      id: `job_${index}`,
+      status: 'pending',
+      params: { prompt: `a lighthouse at dusk, number ${index}`, aspect_ratio: '1:1' },
+    },
     msg: { topic: 'nightly batch', payload: `a lighthouse at dusk, number ${index}`, row: index },
     submittedAt: new Date().toISOString(),
   };

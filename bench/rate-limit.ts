@@ -49,7 +49,8 @@ async function onePath(kind: 'jobs' | 'flux', seconds: number, journalFile: stri
   setMaxListeners(SUBMITTERS * 4, stop.signal);
   const recorder = (): JobRecorder => {
     const key = randomUUID();
-    const record = (job: JobInfo) => journal.add({ key, nodeId: 'bench', providerId: 'bench', job, msg: { topic: 'bench' }, submittedAt: new Date().toISOString() });
+    const record = (job: JobInfo) =>
+      journal.add({ key, nodeId: 'bench', providerId: 'bench', job, msg: { topic: 'bench' }, submittedAt: new Date().toISOString() });
     return { submitting: record, submitted: record, ended: () => journal.remove(key) };
   };
   const started = Date.now();

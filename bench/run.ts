@@ -45,7 +45,14 @@ async function startEmbeddedNodeRed(): Promise<{ red: EmbeddedRed; stop: () => P
   prepareUserDir({ userDir, port: 0 });
   const red = require('node-red') as EmbeddedRed;
   const server = createServer();
-  red.init(server, { userDir, httpAdminRoot: false, httpNodeRoot: false, credentialSecret: false, logging: { console: { level: 'warn' } }, editorTheme: { tours: false } });
+  red.init(server, {
+    userDir,
+    httpAdminRoot: false,
+    httpNodeRoot: false,
+    credentialSecret: false,
+    logging: { console: { level: 'warn' } },
+    editorTheme: { tours: false },
+  });
   await red.start();
   return {
     red,
@@ -75,14 +82,29 @@ function spread(values: number[]): Spread {
  * alternating), each pass drained before the next: the Node-RED pass's timed region ends when its
  * last output is delivered and its provider config's bookkeeping is on disk.
  */
-async function throughputThroughNodeRed(red: EmbeddedRed, sandboxLatencyMs: number): Promise<{ ratio: Spread; nodeRed: Spread; bare: Spread; overheadMs: Spread }> {
+async function throughputThroughNodeRed(
+  red: EmbeddedRed,
+  sandboxLatencyMs: number,
+): Promise<{ ratio: Spread; nodeRed: Spread; bare: Spread; overheadMs: Spread }> {
   await red.runtime.flows.setFlows({
     deploymentType: 'full',
     flows: {
       flows: [
         { id: 'f1', type: 'tab' },
         { id: 'cfg', type: 'provider-config', kind: 'sandbox', rpm: '100000', concurrency: String(CONCURRENCY) },
-        { id: 'gen', z: 'f1', x: 1, y: 1, type: 'flux-generate', provider: 'cfg', endpoint: 'flux', model: 'flux-pro', params: {}, completion: 'wait', wires: [['sink']] },
+        {
+          id: 'gen',
+          z: 'f1',
+          x: 1,
+          y: 1,
+          type: 'flux-generate',
+          provider: 'cfg',
+          endpoint: 'flux',
+          model: 'flux-pro',
+          params: {},
+          completion: 'wait',
+          wires: [['sink']],
+        },
         { id: 'sink', z: 'f1', x: 1, y: 1, type: 'junction', wires: [] },
       ],
     },
@@ -188,7 +210,11 @@ async function pollsPerJob(): Promise<{ backoff: number; fixed: number }> {
   const backoffJobs = await Promise.all(Array.from({ length: JOBS }, submit));
   await Promise.all(
     backoffJobs.map((job) =>
-      completeJob(connection, job, { completion: 'wait', download: false, poll: { initialDelayMs: 2_000 / SCALE, maxDelayMs: 30_000 / SCALE, timeoutMs: 600_000 } }),
+      completeJob(connection, job, {
+        completion: 'wait',
+        download: false,
+        poll: { initialDelayMs: 2_000 / SCALE, maxDelayMs: 30_000 / SCALE, timeoutMs: 600_000 },
+      }),
     ),
   );
   const fixedJobs = await Promise.all(Array.from({ length: JOBS }, submit));
@@ -244,7 +270,19 @@ async function saveThroughput(red: EmbeddedRed): Promise<{ node: number; bare: n
       flows: [
         { id: 'f1', type: 'tab' },
         { id: 'cfg', type: 'provider-config', kind: 'sandbox' },
-        { id: 'save', z: 'f1', x: 1, y: 1, type: 'save-image', directory, filename: 'bench', collision: 'unique', preview: false, maxSize: '1000', wires: [['sink']] },
+        {
+          id: 'save',
+          z: 'f1',
+          x: 1,
+          y: 1,
+          type: 'save-image',
+          directory,
+          filename: 'bench',
+          collision: 'unique',
+          preview: false,
+          maxSize: '1000',
+          wires: [['sink']],
+        },
         { id: 'sink', z: 'f1', x: 1, y: 1, type: 'junction', wires: [] },
       ],
     },
@@ -303,7 +341,9 @@ async function main(): Promise<void> {
       watcher(event.msg);
     }
   });
-  console.log(`flux-generate throughput in Node-RED, ${CONCURRENCY} in flight, ${MESSAGES} messages a pass, ${ROUNDS} interleaved rounds (min / median / max), sandbox on loopback`);
+  console.log(
+    `flux-generate throughput in Node-RED, ${CONCURRENCY} in flight, ${MESSAGES} messages a pass, ${ROUNDS} interleaved rounds (min / median / max), sandbox on loopback`,
+  );
   for (const latency of [0, 50]) {
     const { ratio, nodeRed, bare, overheadMs } = await throughputThroughNodeRed(red, latency);
     const show = (value: Spread, digits: number) => `${value.min.toFixed(digits)} / ${value.median.toFixed(digits)} / ${value.max.toFixed(digits)}`;
@@ -312,7 +352,9 @@ async function main(): Promise<void> {
   }
   const save = await saveThroughput(red);
   console.log(`save-image, ${SAVE_ROUNDS} downloads of ${SAVE_BODY_MB} MB each, to disk`);
-  console.log(`  save-image ${save.node.toFixed(0)} MB/s, bare stream.pipeline ${save.bare.toFixed(0)} MB/s, ratio ${(save.node / save.bare).toFixed(2)} (goal >= 0.9)`);
+  console.log(
+    `  save-image ${save.node.toFixed(0)} MB/s, bare stream.pipeline ${save.bare.toFixed(0)} MB/s, ratio ${(save.node / save.bare).toFixed(2)} (goal >= 0.9)`,
+  );
   console.log(`  peak memory growth for a 500 MB body: save-image ${save.peakNode500.toFixed(1)} MB, bare pipeline ${save.peakBare500.toFixed(1)} MB`);
   const deploy = async (flows: unknown[]) => {
     await red.runtime.flows.setFlows({ deploymentType: 'full', flows: { flows } });
@@ -321,9 +363,15 @@ async function main(): Promise<void> {
   };
   const sd = await localSdBenchmark(deploy, (id, msg) => throughNode(red, id, msg));
   console.log('local-sd, 512x512, 20 steps with guidance, on a generated model (CPU)');
-  console.log(`  mean onnxruntime call ${sd.meanOnnxCallMs.toFixed(1)} ms; 3 generations' pipeline ${sd.pipelineMs.toFixed(0)} ms vs their onnxruntime calls ${sd.onnxMs.toFixed(0)} ms, ratio ${(sd.pipelineMs / sd.onnxMs).toFixed(3)} (goal <= 1.05)`);
-  console.log(`  one generation through Node-RED ${sd.nodeRedMs.toFixed(0)} ms, ratio to its share of the onnxruntime calls ${(sd.nodeRedMs / (sd.onnxMs / 3)).toFixed(3)}`);
-  console.log(`  Node-RED event-loop delay during the generation: worst ${sd.worstLoopDelayMs.toFixed(1)} ms, mean ${sd.meanLoopDelayMs.toFixed(2)} ms (goal worst < 20 ms)`);
+  console.log(
+    `  mean onnxruntime call ${sd.meanOnnxCallMs.toFixed(1)} ms; 3 generations' pipeline ${sd.pipelineMs.toFixed(0)} ms vs their onnxruntime calls ${sd.onnxMs.toFixed(0)} ms, ratio ${(sd.pipelineMs / sd.onnxMs).toFixed(3)} (goal <= 1.05)`,
+  );
+  console.log(
+    `  one generation through Node-RED ${sd.nodeRedMs.toFixed(0)} ms, ratio to its share of the onnxruntime calls ${(sd.nodeRedMs / (sd.onnxMs / 3)).toFixed(3)}`,
+  );
+  console.log(
+    `  Node-RED event-loop delay during the generation: worst ${sd.worstLoopDelayMs.toFixed(1)} ms, mean ${sd.meanLoopDelayMs.toFixed(2)} ms (goal worst < 20 ms)`,
+  );
   await stop();
   const scaling = await journalScaling([100, 1_000, 10_000], 3);
   console.log(`pending-job journal: ${200} submits in turn with N jobs already pending (each fsynced; 3 interleaved repeats, min/median/max)`);
@@ -346,13 +394,17 @@ async function main(): Promise<void> {
     );
     if (scale.resumed) {
       const { once, twice, lost, submitsAgain, seconds } = scale.resumed;
-      console.log(`    after a restart: ${once} completed exactly once, ${twice} more than once, ${lost} lost, ${submitsAgain} submitted again, in ${seconds.toFixed(0)} s`);
+      console.log(
+        `    after a restart: ${once} completed exactly once, ${twice} more than once, ${lost} lost, ${submitsAgain} submitted again, in ${seconds.toFixed(0)} s`,
+      );
     }
   }
   const rate = await rateLimitHeld(150);
   console.log('rate limit: 64 submitters for 150 s through configs of 60 a minute, against a provider that answers 429 above 60 in any sliding minute');
   for (const held of rate) {
-    console.log(`  ${held.path === 'jobs' ? 'jobs API (journaled)' : '/flux'}: ${held.refused429} answers of 429 (goal 0), ${held.accepted} of ${held.allowed} allowed requests used, ${((held.accepted / held.allowed) * 100).toFixed(0)}% (goal >= 95%)`);
+    console.log(
+      `  ${held.path === 'jobs' ? 'jobs API (journaled)' : '/flux'}: ${held.refused429} answers of 429 (goal 0), ${held.accepted} of ${held.allowed} allowed requests used, ${((held.accepted / held.allowed) * 100).toFixed(0)}% (goal >= 95%)`,
+    );
   }
   const polls = await pollsPerJob();
   console.log('polls per completed 60 s job (time scaled 1/10)');

@@ -84,7 +84,20 @@ export function applyResult(msg: Record<string, unknown>, result: Generation | J
 export const INVALID_REQUEST = 'INVALID_REQUEST';
 
 /** The short node statuses a failure can show; the full message goes to done(err) and the Catch node. */
-export type StatusKey = 'failed' | 'badInput' | 'overBudget' | 'notInstalled' | 'badConfig' | 'timedOut' | 'expired' | 'jobFailed' | 'moderated' | 'rateLimited' | 'busy' | 'refused' | 'providerError';
+export type StatusKey =
+  | 'failed'
+  | 'badInput'
+  | 'overBudget'
+  | 'notInstalled'
+  | 'badConfig'
+  | 'timedOut'
+  | 'expired'
+  | 'jobFailed'
+  | 'moderated'
+  | 'rateLimited'
+  | 'busy'
+  | 'refused'
+  | 'providerError';
 
 /** The status key an error carries, or `failed` for errors that are not the pack's. */
 export function statusKeyOf(error: unknown): StatusKey {

@@ -14,7 +14,10 @@ const NODE_RED_MAJOR = '5';
 // npm hands its own settings to scripts as npm_* variables, and puts node_modules/.bin first on PATH (where
 // Node-RED's own npm 10 dependency would shadow the machine's npm): the nested commands get neither.
 const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
-baseEnv.PATH = (process.env.PATH || '').split(path.delimiter).filter((dir) => !dir.includes(`node_modules${path.sep}.bin`)).join(path.delimiter);
+baseEnv.PATH = (process.env.PATH || '')
+  .split(path.delimiter)
+  .filter((dir) => !dir.includes(`node_modules${path.sep}.bin`))
+  .join(path.delimiter);
 const quiet = ['--no-audit', '--no-fund', '--no-update-notifier'];
 
 function run(command, args, cwd, env) {
@@ -35,7 +38,10 @@ try {
   fs.cpSync(root, tree, { recursive: true, filter: (source) => !skipped.has(path.relative(root, source).split(path.sep)[0]) });
   run('npm', ['ci', ...quiet], tree, env);
   run('npm', ['install', '--no-save', ...quiet, `node-red@${NODE_RED_MAJOR}`], tree, env);
-  const versions = execFileSync('node', ['-p', "process.version + ' ' + require('node-red/package.json').version"], { cwd: tree, env }).toString().trim().split(' ');
+  const versions = execFileSync('node', ['-p', "process.version + ' ' + require('node-red/package.json').version"], { cwd: tree, env })
+    .toString()
+    .trim()
+    .split(' ');
   if (!versions[0].startsWith(`v${NODE_MAJOR}.`) || !versions[1].startsWith(`${NODE_RED_MAJOR}.`)) {
     throw new Error(`expected Node.js ${NODE_MAJOR} and Node-RED ${NODE_RED_MAJOR}, got Node.js ${versions[0]} and Node-RED ${versions[1]}`);
   }

@@ -13,7 +13,9 @@ export const optionalAmount = (min: number, max: number) =>
 
 /** A whole number typed into the editor; empty for the default. */
 export const optionalInteger = (min: number, max: number) =>
-  z.union([z.literal(''), z.coerce.number().int('must be a whole number').min(min, `must be ${min} to ${max}`).max(max, `must be ${min} to ${max}`)]).optional();
+  z
+    .union([z.literal(''), z.coerce.number().int('must be a whole number').min(min, `must be ${min} to ${max}`).max(max, `must be ${min} to ${max}`)])
+    .optional();
 
 /** An http(s) URL, or empty. Written without regex flags: JSON Schema patterns carry none. */
 export const optionalHttpUrl = z

@@ -24,10 +24,7 @@ const EPOCH_S_THRESHOLD = 1e9;
  * How long the server asked us to wait, from `Retry-After` (seconds or an HTTP date) or,
  * failing that, `X-RateLimit-Reset` (epoch seconds, epoch ms, or seconds from now).
  */
-export function serverRequestedWaitMs(
-  headers: Readonly<Record<string, string | undefined>>,
-  now: number = Date.now(),
-): number | undefined {
+export function serverRequestedWaitMs(headers: Readonly<Record<string, string | undefined>>, now: number = Date.now()): number | undefined {
   const retryAfter = headers['retry-after']?.trim();
   if (retryAfter) {
     if (/^\d+(\.\d+)?$/.test(retryAfter)) return Math.ceil(Number(retryAfter) * 1000);

@@ -92,14 +92,7 @@ const KEEP_ALIVE_MS = 4_000;
  * opening a socket each; requests beyond them wait in the pool, where no timeout runs yet.
  */
 const CONNECTIONS_PER_ORIGIN = 128;
-const NEVER_CONNECTED_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+const NEVER_CONNECTED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 const RESPONSE_TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** Thrown inside an attempt; turned into a ProviderError (or a retry) by the loop. */
@@ -226,11 +219,7 @@ export class HttpClient {
   }
 
   /** Builds a ProviderError for this client: provider named, job id appended, credentials removed. */
-  error(
-    message: string,
-    spec: Pick<RequestSpec, 'jobId'>,
-    details: Omit<ConstructorParameters<typeof ProviderError>[1], 'provider' | 'jobId'>,
-  ): ProviderError {
+  error(message: string, spec: Pick<RequestSpec, 'jobId'>, details: Omit<ConstructorParameters<typeof ProviderError>[1], 'provider' | 'jobId'>): ProviderError {
     const withJob = spec.jobId && !message.includes(spec.jobId) ? `${message} (job ${spec.jobId})` : message;
     return new ProviderError(this.redact(withJob), { ...details, provider: this.provider, jobId: spec.jobId });
   }
@@ -309,11 +298,7 @@ export class HttpClient {
     if (callerSignal?.aborted) return this.abortedError();
     const code = errorCode(error);
     if (code && RESPONSE_TIMEOUT_CODES.has(code)) {
-      return new AttemptError(
-        { kind: 'timeout', reachedServer: true },
-        'timeout',
-        `${this.provider} did not answer within ${this.options.timeoutMs} ms`,
-      );
+      return new AttemptError({ kind: 'timeout', reachedServer: true }, 'timeout', `${this.provider} did not answer within ${this.options.timeoutMs} ms`);
     }
     const neverConnected = code !== undefined && NEVER_CONNECTED_CODES.has(code);
     const detail = error instanceof Error ? error.message : String(error);
@@ -413,11 +398,7 @@ async function readBody(body: Readable, limit: number, failWhenLarger = true): P
     if (size > limit) {
       body.destroy();
       if (failWhenLarger) {
-        throw new AttemptError(
-          { kind: 'status', status: 200 },
-          'malformed',
-          `the answer is larger than the ${limit} bytes allowed`,
-        );
+        throw new AttemptError({ kind: 'status', status: 200 }, 'malformed', `the answer is larger than the ${limit} bytes allowed`);
       }
       chunks.push(buffer.subarray(0, buffer.length - (size - limit)));
       break;

@@ -32,7 +32,10 @@ export const jobPollSettingsSchema = z
     timeout: pollSetting(DEFAULT_POLL.timeoutMs),
     download: z.boolean().optional(),
   })
-  .transform(({ initialDelay, maxDelay, timeout, download }) => ({ download: download === true, poll: { initialDelayMs: initialDelay, maxDelayMs: maxDelay, timeoutMs: timeout } }));
+  .transform(({ initialDelay, maxDelay, timeout, download }) => ({
+    download: download === true,
+    poll: { initialDelayMs: initialDelay, maxDelayMs: maxDelay, timeoutMs: timeout },
+  }));
 
 /** Unreadable poll answers in a row that are read again before the wait fails. */
 const UNREADABLE_POLLS_TOLERATED = 3;

@@ -58,7 +58,12 @@ async function charged<T extends Generation | JobInfo>(connection: ProviderConne
  * waits for is journaled just before the request leaves, and a job with a webhook is expected
  * before then too, so neither a restart nor a fast callback loses it.
  */
-async function submitAndComplete(connection: ProviderConnection, api: ProviderApi, submission: JobSubmission, options: RunOptions): Promise<Generation | JobInfo> {
+async function submitAndComplete(
+  connection: ProviderConnection,
+  api: ProviderApi,
+  submission: JobSubmission,
+  options: RunOptions,
+): Promise<Generation | JobInfo> {
   const client = await connection.client(api);
   const callback = callbackFor(connection, options);
   const recorder = options.completion === 'job' ? undefined : options.recorder;

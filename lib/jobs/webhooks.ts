@@ -39,7 +39,9 @@ export function webhookSecretHash(secret: string): string {
  */
 export function webhookEndpointUrl(baseUrl: string, path: string): string {
   if (!baseUrl) {
-    throw new InvalidRequestError('completion "webhook" needs the provider config\'s webhook URL: the public address at which the provider can reach this Node-RED');
+    throw new InvalidRequestError(
+      'completion "webhook" needs the provider config\'s webhook URL: the public address at which the provider can reach this Node-RED',
+    );
   }
   return `${baseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }

@@ -8,7 +8,15 @@ import type { RunnerGenerationResult } from './runner-protocol';
  */
 export function localGeneration(model: string, settings: GenerationSettings, result: RunnerGenerationResult, submittedAt: Date): Generation {
   return {
-    images: [{ data: Buffer.from(result.png.buffer, result.png.byteOffset, result.png.byteLength), mimeType: 'image/png', width: settings.width, height: settings.height, seed: result.seed }],
+    images: [
+      {
+        data: Buffer.from(result.png.buffer, result.png.byteOffset, result.png.byteLength),
+        mimeType: 'image/png',
+        width: settings.width,
+        height: settings.height,
+        seed: result.seed,
+      },
+    ],
     job: {
       provider: 'local-sd',
       model,

@@ -63,7 +63,10 @@ async function readJson<T extends z.ZodType>(dir: string, relative: string, sche
     throw new ModelFolderError(`model "${path.basename(dir)}": ${relative} is not valid JSON (${(error as Error).message})`);
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ModelFolderError(`model "${path.basename(dir)}": ${relative} is malformed (${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'file'}: ${issue.message}`).join('; ')})`);
+  if (!parsed.success)
+    throw new ModelFolderError(
+      `model "${path.basename(dir)}": ${relative} is malformed (${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'file'}: ${issue.message}`).join('; ')})`,
+    );
   return parsed.data;
 }
 
@@ -86,7 +89,9 @@ async function readTokenizer(dir: string): Promise<ClipTokenizerFiles> {
   const special = (await exists(path.join(dir, 'tokenizer', 'special_tokens_map.json')))
     ? await readJson(dir, 'tokenizer/special_tokens_map.json', specialTokensSchema)
     : specialTokensSchema.parse({});
-  const definition = (await exists(path.join(dir, 'tokenizer', 'tokenizer.json'))) ? await readJson(dir, 'tokenizer/tokenizer.json', z.looseObject({ model: z.looseObject({}) })) : undefined;
+  const definition = (await exists(path.join(dir, 'tokenizer', 'tokenizer.json')))
+    ? await readJson(dir, 'tokenizer/tokenizer.json', z.looseObject({ model: z.looseObject({}) }))
+    : undefined;
   return { vocab, merges, special, definition };
 }
 
@@ -96,7 +101,9 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
   if (!info?.isDirectory()) throw new ModelFolderError(`model folder ${dir} does not exist`);
   await readJson(dir, 'model_index.json', modelIndexSchema);
   const vaeEncoderFile = path.join(dir, 'vae_encoder', 'model.onnx');
-  const vaeConfig = (await exists(path.join(dir, 'vae_decoder', 'config.json'))) ? await readJson(dir, 'vae_decoder/config.json', vaeConfigSchema) : vaeConfigSchema.parse({});
+  const vaeConfig = (await exists(path.join(dir, 'vae_decoder', 'config.json')))
+    ? await readJson(dir, 'vae_decoder/config.json', vaeConfigSchema)
+    : vaeConfigSchema.parse({});
   return {
     name: path.basename(dir),
     dir,

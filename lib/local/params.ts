@@ -59,12 +59,13 @@ function imageBytes(image: Buffer | string, name: 'image' | 'mask'): Buffer {
 
 /** Checks a prompt and merged parameters before anything is loaded or run. */
 export function settleGeneration(prompt: string, params: Record<string, unknown>): GenerationSettings {
-  if (prompt === '') throw new InvalidRequestError('the prompt is empty: set msg.prompt, a string msg.payload, or the node\'s prompt');
+  if (prompt === '') throw new InvalidRequestError("the prompt is empty: set msg.prompt, a string msg.payload, or the node's prompt");
   if (prompt.length > 10_000) throw new InvalidRequestError(`the prompt is ${prompt.length} characters; at most 10000 are accepted`);
   const parsed = localSdParamsSchema.safeParse(params);
   if (!parsed.success) throw new InvalidRequestError(`invalid parameters: ${describeIssues(parsed.error, 'params.')}`);
   const p = parsed.data;
-  if (p.mask !== undefined && p.image === undefined) throw new InvalidRequestError('params.mask needs params.image: the image whose white-masked part is repainted');
+  if (p.mask !== undefined && p.image === undefined)
+    throw new InvalidRequestError('params.mask needs params.image: the image whose white-masked part is repainted');
   return {
     prompt,
     negativePrompt: p.negative_prompt,

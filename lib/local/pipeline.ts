@@ -68,13 +68,19 @@ function unetSpecs(unet: InferenceSession, settings: GenerationSettings): UnetSp
   if (unet.inputNames.includes('text_embeds')) throw new InvalidRequestError('this is an SDXL export; local-sd runs SD 1.x, SD 2.x and SD-Turbo exports');
   const sample = inputSpec(unet, 'sample', 'unet');
   const [batch, channels, height, width] = sample.shape;
-  for (const [dimension, wanted, name] of [[height, settings.height, 'height'], [width, settings.width, 'width']] as const) {
-    if (!isDynamic(dimension) && Number(dimension) * 8 !== wanted) throw new InvalidRequestError(`this model's UNet only makes images ${Number(dimension) * 8} pixels in ${name}`);
+  for (const [dimension, wanted, name] of [
+    [height, settings.height, 'height'],
+    [width, settings.width, 'width'],
+  ] as const) {
+    if (!isDynamic(dimension) && Number(dimension) * 8 !== wanted)
+      throw new InvalidRequestError(`this model's UNet only makes images ${Number(dimension) * 8} pixels in ${name}`);
   }
-  if (!isDynamic(batch) && batch !== 1 && batch !== 2) throw new InvalidRequestError(`this model's UNet was exported for a batch of ${batch}; local-sd runs batches of 1 or 2`);
+  if (!isDynamic(batch) && batch !== 1 && batch !== 2)
+    throw new InvalidRequestError(`this model's UNet was exported for a batch of ${batch}; local-sd runs batches of 1 or 2`);
   const cond = unet.inputNames.includes('timestep_cond') ? inputSpec(unet, 'timestep_cond', 'unet') : undefined;
   const condWidth = cond ? Number(cond.shape[1]) : 0;
-  if (cond && (isDynamic(cond.shape[1]) || condWidth < 1)) throw new InvalidRequestError('this model\'s UNet takes a timestep_cond of no fixed width: its time_cond_proj_dim is unknown');
+  if (cond && (isDynamic(cond.shape[1]) || condWidth < 1))
+    throw new InvalidRequestError("this model's UNet takes a timestep_cond of no fixed width: its time_cond_proj_dim is unknown");
   return {
     sample,
     timestep: inputSpec(unet, 'timestep', 'unet'),
@@ -163,7 +169,9 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
   const inpaintingUnet = unet.channels === 9;
   const latentChannels = inpaintingUnet ? 4 : unet.channels;
   if (inpaintingUnet && !settings.mask) {
-    throw new InvalidRequestError(`model "${model.folder.name}" is an inpainting model (its UNet takes 9 channels): give params.image and params.mask (white = repaint)`);
+    throw new InvalidRequestError(
+      `model "${model.folder.name}" is an inpainting model (its UNet takes 9 channels): give params.image and params.mask (white = repaint)`,
+    );
   }
   const latentShape = [1, latentChannels, latentHeight, latentWidth];
   const random = new SeededRandom(settings.seed);
@@ -176,7 +184,8 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
     if (!model.vaeEncoder) throw new InvalidRequestError(`model "${model.folder.name}" has no vae_encoder, which img2img needs`);
     if (!inpaintingUnet) {
       start = settings.steps - Math.min(Math.floor(settings.steps * settings.strength), settings.steps);
-      if (start >= settings.steps) throw new InvalidRequestError(`strength ${settings.strength} with ${settings.steps} steps leaves no step to run: raise one of them`);
+      if (start >= settings.steps)
+        throw new InvalidRequestError(`strength ${settings.strength} with ${settings.steps} steps leaves no step to run: raise one of them`);
     }
     const encoderInput = inputSpec(model.vaeEncoder, 'sample', 'vae_encoder');
     const read = (bytes: Uint8Array, name: 'image' | 'mask') =>
@@ -186,7 +195,9 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
     const planes = toPlanes(await read(settings.image, 'image'), settings.width, settings.height);
     const grey = settings.mask ? greyOf(await read(settings.mask, 'mask')) : undefined;
     const encode = async (input: Float32Array) => {
-      const encoded = await run(model.vaeEncoder as InferenceSession, { sample: floatTensor(ort, encoderInput.type, input, [1, 3, settings.height, settings.width]) });
+      const encoded = await run(model.vaeEncoder as InferenceSession, {
+        sample: floatTensor(ort, encoderInput.type, input, [1, 3, settings.height, settings.width]),
+      });
       return encoded.subarray(0, noise.length).map((value) => value * model.folder.vaeScalingFactor);
     };
     const source = grey && inpaintingUnet ? blankRepainted(planes, grey) : planes;
@@ -198,9 +209,12 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
       model.encoderSamples = again.some((value, index) => value !== encoded[index]);
     }
     if (model.encoderSamples) {
-      warnings.push(`model "${model.folder.name}" has a vae_encoder that samples inside its graph, so img2img gives a different image each time for the same seed; export the encoder's mean (latent_dist.mean) for reproducible results`);
+      warnings.push(
+        `model "${model.folder.name}" has a vae_encoder that samples inside its graph, so img2img gives a different image each time for the same seed; export the encoder's mean (latent_dist.mean) for reproducible results`,
+      );
     }
-    if (grey) inpaint = { mask: latentMask(grey, settings.width, settings.height), ...(inpaintingUnet ? { maskedLatents: encoded } : { imageLatents: encoded }) };
+    if (grey)
+      inpaint = { mask: latentMask(grey, settings.width, settings.height), ...(inpaintingUnet ? { maskedLatents: encoded } : { imageLatents: encoded }) };
     // An inpainting UNet starts from noise, as diffusers' ONNX inpaint pipeline does; img2img from the noised image.
     latents = inpaintingUnet ? noise.map((value) => value * scheduler.initNoiseSigma) : scheduler.addNoise(encoded, noise, start);
   } else {
@@ -208,7 +222,8 @@ export async function generate(ort: OnnxRuntime, model: LoadedModel, settings: G
   }
 
   // The prompt's embeddings are the same at every step: their tensors are built once.
-  const contextTensor = (context: Float32Array, batch: number): Tensor => floatTensor(ort, unet.context.type, context, [batch, CLIP_CONTEXT_LENGTH, cond.length / CLIP_CONTEXT_LENGTH]);
+  const contextTensor = (context: Float32Array, batch: number): Tensor =>
+    floatTensor(ort, unet.context.type, context, [batch, CLIP_CONTEXT_LENGTH, cond.length / CLIP_CONTEXT_LENGTH]);
   const contexts = {
     cond: contextTensor(cond, 1),
     uncond: uncond && unet.batch === 'one' ? contextTensor(uncond, 1) : undefined,

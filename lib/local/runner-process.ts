@@ -99,10 +99,20 @@ function modelAt(dir: string): Promise<LoadedModel> {
 
 function nvidiaSmi(): Promise<{ name: string; totalGb: number; usedGb: number } | undefined> {
   return new Promise((resolve) => {
-    execFile('nvidia-smi', [`--id=${options.deviceId}`, '--query-gpu=name,memory.total,memory.used', '--format=csv,noheader,nounits'], { timeout: 3000 }, (error, stdout) => {
-      const [name, total, used] = error ? [] : stdout.trim().split(',').map((field) => field.trim());
-      resolve(name ? { name, totalGb: Number(total) / 1024, usedGb: Number(used) / 1024 } : undefined);
-    });
+    execFile(
+      'nvidia-smi',
+      [`--id=${options.deviceId}`, '--query-gpu=name,memory.total,memory.used', '--format=csv,noheader,nounits'],
+      { timeout: 3000 },
+      (error, stdout) => {
+        const [name, total, used] = error
+          ? []
+          : stdout
+              .trim()
+              .split(',')
+              .map((field) => field.trim());
+        resolve(name ? { name, totalGb: Number(total) / 1024, usedGb: Number(used) / 1024 } : undefined);
+      },
+    );
   });
 }
 
@@ -118,10 +128,25 @@ async function deviceReport(): Promise<DeviceReport> {
     fallbackReason,
   };
   const gpu = activeDevice === 'cuda' ? await nvidiaSmi() : undefined;
-  if (gpu) return { device: 'cuda', deviceName: gpu.name, memoryTotalGb: round(gpu.totalGb), memoryUsedGb: round(gpu.usedGb), memoryFreeGb: round(gpu.totalGb - gpu.usedGb), ...common };
+  if (gpu)
+    return {
+      device: 'cuda',
+      deviceName: gpu.name,
+      memoryTotalGb: round(gpu.totalGb),
+      memoryUsedGb: round(gpu.usedGb),
+      memoryFreeGb: round(gpu.totalGb - gpu.usedGb),
+      ...common,
+    };
   const total = os.totalmem() / 1024 ** 3;
   const free = os.freemem() / 1024 ** 3;
-  return { device: activeDevice, deviceName: os.cpus()[0]?.model ?? 'CPU', memoryTotalGb: round(total), memoryUsedGb: round(total - free), memoryFreeGb: round(free), ...common };
+  return {
+    device: activeDevice,
+    deviceName: os.cpus()[0]?.model ?? 'CPU',
+    memoryTotalGb: round(total),
+    memoryUsedGb: round(total - free),
+    memoryFreeGb: round(free),
+    ...common,
+  };
 }
 
 async function handle(request: Exclude<RunnerRequest, { type: 'cancel' }>): Promise<unknown> {
@@ -129,7 +154,8 @@ async function handle(request: Exclude<RunnerRequest, { type: 'cancel' }>): Prom
   const started = performance.now();
   if (!loaded) send({ type: 'loading', id: request.id });
   const model = await modelAt(request.modelDir);
-  if (request.type === 'load') return { model: model.folder.name, loadMs: Math.round(performance.now() - started), device: activeDevice, warnings } satisfies LoadResult;
+  if (request.type === 'load')
+    return { model: model.folder.name, loadMs: Math.round(performance.now() - started), device: activeDevice, warnings } satisfies LoadResult;
   const output = await generate(await onnxRuntime(), model, request.settings, {
     checkpoint: async () => {
       // Let a cancel message that arrived during the last step be read before the next one.

@@ -78,7 +78,12 @@ export class LocalRunner {
   private readonly calls = new Map<number, Call>();
   private nextId = 1;
   private stderrTail = '';
-  private readonly slot = new ConcurrencyLimiter({ max: 1, maxWaiting: MAX_WAITING, name: 'local-sd', advice: 'local generations run one at a time: slow the flow down' });
+  private readonly slot = new ConcurrencyLimiter({
+    max: 1,
+    maxWaiting: MAX_WAITING,
+    name: 'local-sd',
+    advice: 'local generations run one at a time: slow the flow down',
+  });
 
   constructor(options: RunnerOptions) {
     this.options = runnerOptionsSchema.parse(options);

@@ -126,7 +126,10 @@ export function spacedTimesteps(config: SettledConfig, steps: number): number[] 
 /** DPM-Solver's timesteps: diffusers spaces steps + 1 points and drops the last, except when trailing. */
 function multistepTimesteps(config: SettledConfig, steps: number): number[] {
   if (config.timestep_spacing === 'trailing') return spacedTimesteps(config, steps);
-  if (config.timestep_spacing === 'linspace') return spacedTimesteps(config, steps + 1).slice(0, steps).map(Math.round);
+  if (config.timestep_spacing === 'linspace')
+    return spacedTimesteps(config, steps + 1)
+      .slice(0, steps)
+      .map(Math.round);
   const ratio = Math.floor(config.num_train_timesteps / (steps + 1));
   return Array.from({ length: steps }, (_, i) => (steps - i) * ratio + config.steps_offset);
 }
@@ -199,7 +202,9 @@ class SigmaScheduler implements Scheduler {
     const karras = name === 'dpmpp_2m_karras' || (name !== 'dpmpp_2m' && config.use_karras_sigmas);
     if (karras) {
       // As diffusers does: DPM-Solver ramps over the whole training range, Euler over its spaced sigmas.
-      sigmas = multistep ? karrasSigmas(training[0] as number, training[training.length - 1] as number, steps) : karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], steps);
+      sigmas = multistep
+        ? karrasSigmas(training[0] as number, training[training.length - 1] as number, steps)
+        : karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], steps);
       timesteps = sigmas.map((sigma) => timestepForSigma(training, sigma));
       if (multistep) timesteps = timesteps.map(Math.round);
     }
@@ -320,7 +325,8 @@ class AlphaScheduler implements Scheduler {
 export function lcmTimesteps(config: SchedulerConfig, steps: number): number[] {
   const stride = Math.floor(config.num_train_timesteps / config.original_inference_steps);
   const origin = Array.from({ length: config.original_inference_steps }, (_, i) => (config.original_inference_steps - i) * stride - 1);
-  if (steps > origin.length) throw new RangeError(`LCM takes at most ${origin.length} steps with this model (original_inference_steps); ${steps} were asked for`);
+  if (steps > origin.length)
+    throw new RangeError(`LCM takes at most ${origin.length} steps with this model (original_inference_steps); ${steps} were asked for`);
   return Array.from({ length: steps }, (_, i) => origin[Math.floor((i * origin.length) / steps)]);
 }
 

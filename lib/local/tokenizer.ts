@@ -108,6 +108,7 @@ export class ClipTokenizer {
 /** CJK ideographs, which BERT's BasicTokenizer (and so CLIPTokenizer without ftfy) makes words of their own. */
 const CJK = /([\u4E00-\u9FFF\u3400-\u4DBF\uF900-\uFAFF\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{2F800}-\u{2FA1F}])/gu;
 /** NUL, U+FFFD and control or format characters (zero-width ones included), which it drops; tab and newlines are spaces. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what transformers' cleaning drops
 const DROPPED = /\u0000|\uFFFD|(?![\t\n\r])\p{C}/gu;
 
 /**

@@ -92,7 +92,11 @@ export function cloudflareEmulator(sandbox: SandboxState): SandboxMounts {
       pattern: /^\/accounts\/([^/]+)\/ai\/models\/search$/,
       handle(context) {
         if (!authorised(context) || !accountKnown(context)) return;
-        envelope(context.res, 200, [FLUX_SCHNELL, SDXL].map((name) => ({ name, task: { name: 'Text-to-Image' } })));
+        envelope(
+          context.res,
+          200,
+          [FLUX_SCHNELL, SDXL].map((name) => ({ name, task: { name: 'Text-to-Image' } })),
+        );
       },
     },
     {

@@ -15,7 +15,9 @@ export interface ImageSpec {
 type Rgb = [number, number, number];
 
 function palette(spec: ImageSpec): { from: Rgb; to: Rgb } {
-  const digest = createHash('sha256').update(`${spec.seed}\u0000${spec.prompt ?? ''}`).digest();
+  const digest = createHash('sha256')
+    .update(`${spec.seed}\u0000${spec.prompt ?? ''}`)
+    .digest();
   return { from: [digest[0], digest[1], digest[2]], to: [digest[3], digest[4], digest[5]] };
 }
 
@@ -93,11 +95,7 @@ export function renderJpeg(spec: ImageSpec): Buffer {
   for (let by = 0; by < Math.ceil(height / 8); by++) {
     for (let bx = 0; bx < Math.ceil(width / 8); bx++) {
       const [r, g, b] = colourAt(Math.min(width - 1, bx * 8 + 4), Math.min(height - 1, by * 8 + 4), spec, colours);
-      const ycc = [
-        0.299 * r + 0.587 * g + 0.114 * b,
-        128 - 0.168736 * r - 0.331264 * g + 0.5 * b,
-        128 + 0.5 * r - 0.418688 * g - 0.081312 * b,
-      ];
+      const ycc = [0.299 * r + 0.587 * g + 0.114 * b, 128 - 0.168736 * r - 0.331264 * g + 0.5 * b, 128 + 0.5 * r - 0.418688 * g - 0.081312 * b];
       ycc.forEach((value, component) => {
         const dc = Math.round(8 * (value - 128)); // DC of a flat block; quantiser is 1
         const diff = dc - previous[component];

@@ -227,7 +227,13 @@ export function pixeldojoEmulator(sandbox: SandboxState, closeHooks: Array<() =>
       handle({ req, res, url }) {
         if (!authorised(req, res, sandbox)) return;
         const limit = Math.max(1, Math.min(100, Number(url.searchParams.get('limit') ?? 20) || 20));
-        sendJson(res, 200, { jobs: jobs.list().slice(-limit).reverse().map((job) => view(job)) });
+        sendJson(res, 200, {
+          jobs: jobs
+            .list()
+            .slice(-limit)
+            .reverse()
+            .map((job) => view(job)),
+        });
       },
     },
     {

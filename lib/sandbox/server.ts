@@ -207,9 +207,7 @@ export class SandboxServer implements SandboxState {
   requestsTo(api: SandboxApi, method?: string, pathPrefix?: string): RecordedRequest[] {
     return this.requests.filter(
       (entry) =>
-        entry.api === api &&
-        (method === undefined || entry.method === method.toUpperCase()) &&
-        (pathPrefix === undefined || entry.path.startsWith(pathPrefix)),
+        entry.api === api && (method === undefined || entry.method === method.toUpperCase()) && (pathPrefix === undefined || entry.path.startsWith(pathPrefix)),
     );
   }
 

@@ -89,7 +89,11 @@ function textEncoder(options: Required<TinyModelOptions>, vocabSize: number, ran
   const embeddings = g.add('Gather', [table, 'input_ids'], { axis: 0 }, fp16 ? undefined : 'last_hidden_state');
   if (fp16) g.cast(embeddings, 'float16', 'last_hidden_state');
   const type: OnnxTypeName = fp16 ? 'float16' : 'float';
-  return g.graph('text_encoder', [{ name: 'input_ids', type: options.ids, shape: ['batch', 77] }], [{ name: 'last_hidden_state', type, shape: ['batch', 77, options.hiddenSize] }]);
+  return g.graph(
+    'text_encoder',
+    [{ name: 'input_ids', type: options.ids, shape: ['batch', 77] }],
+    [{ name: 'last_hidden_state', type, shape: ['batch', 77, options.hiddenSize] }],
+  );
 }
 
 function unet(options: Required<TinyModelOptions>, random: SeededRandom): OnnxGraph {
@@ -113,7 +117,12 @@ function unet(options: Required<TinyModelOptions>, random: SeededRandom): OnnxGr
   const inputChannels = options.inpainting ? 9 : LATENT_CHANNELS;
   // The residual takes the latents: the first four input channels of an inpainting UNet.
   const latentsIn = options.inpainting
-    ? g.add('Slice', [sample, g.constant(BigInt64Array.from([0n]), [1], 'int64'), g.constant(BigInt64Array.from([4n]), [1], 'int64'), g.constant(BigInt64Array.from([1n]), [1], 'int64')])
+    ? g.add('Slice', [
+        sample,
+        g.constant(BigInt64Array.from([0n]), [1], 'int64'),
+        g.constant(BigInt64Array.from([4n]), [1], 'int64'),
+        g.constant(BigInt64Array.from([1n]), [1], 'int64'),
+      ])
     : sample;
   let hidden = sample;
   const layers = Math.max(1, options.unetLayers);
@@ -125,12 +134,16 @@ function unet(options: Required<TinyModelOptions>, random: SeededRandom): OnnxGr
     hidden = g.add('Conv', [hidden, weight, g.weight([outputs], 0.01)], { kernel_shape: [kernel, kernel], pads: kernel === 3 ? [1, 1, 1, 1] : [0, 0, 0, 0] });
     if (layer < layers - 1) hidden = g.add('Relu', [hidden]);
   }
-  const mixed = g.add('Add', [g.add('Mul', [hidden, g.constant(Float32Array.from([0.1]), [1], 'float')]), g.add('Mul', [latentsIn, g.constant(Float32Array.from([0.5]), [1], 'float')])]);
+  const mixed = g.add('Add', [
+    g.add('Mul', [hidden, g.constant(Float32Array.from([0.1]), [1], 'float')]),
+    g.add('Mul', [latentsIn, g.constant(Float32Array.from([0.5]), [1], 'float')]),
+  ]);
   const withContext = g.add('Add', [g.add('Add', [mixed, contextTerm]), timeTerm], undefined, fp16 ? undefined : 'out_sample');
   if (fp16) g.cast(withContext, 'float16', 'out_sample');
-  const timestepValue: OnnxValue = options.timestep === 'scalar'
-    ? { name: 'timestep', type: fp16 ? 'float16' : 'float', shape: [] }
-    : { name: 'timestep', type: fp16 ? 'float16' : options.timestep === 'int64' ? 'int64' : 'float', shape: [options.timestepOfOne ? 1 : batch] };
+  const timestepValue: OnnxValue =
+    options.timestep === 'scalar'
+      ? { name: 'timestep', type: fp16 ? 'float16' : 'float', shape: [] }
+      : { name: 'timestep', type: fp16 ? 'float16' : options.timestep === 'int64' ? 'int64' : 'float', shape: [options.timestepOfOne ? 1 : batch] };
   return g.graph(
     'unet',
     [
@@ -152,7 +165,11 @@ function vaeDecoder(options: Required<TinyModelOptions>, random: SeededRandom): 
   const colours = g.add('Conv', [upscaled, g.weight([3, LATENT_CHANNELS, 1, 1], 0.8), g.weight([3], 0.1)], { kernel_shape: [1, 1] });
   const image = g.add('Tanh', [colours], undefined, fp16 ? undefined : 'sample');
   if (fp16) g.cast(image, 'float16', 'sample');
-  return g.graph('vae_decoder', [{ name: 'latent_sample', type, shape: [1, LATENT_CHANNELS, 'height', 'width'] }], [{ name: 'sample', type, shape: [1, 3, 'image_height', 'image_width'] }]);
+  return g.graph(
+    'vae_decoder',
+    [{ name: 'latent_sample', type, shape: [1, LATENT_CHANNELS, 'height', 'width'] }],
+    [{ name: 'sample', type, shape: [1, 3, 'image_height', 'image_width'] }],
+  );
 }
 
 function vaeEncoder(options: Required<TinyModelOptions>, random: SeededRandom): OnnxGraph {
@@ -161,12 +178,26 @@ function vaeEncoder(options: Required<TinyModelOptions>, random: SeededRandom): 
   const type: OnnxTypeName = fp16 ? 'float16' : 'float';
   const image = fp16 ? g.cast('sample', 'float') : 'sample';
   const pooled = g.add('AveragePool', [image], { kernel_shape: [8, 8], strides: [8, 8] });
-  const mean = g.add('Conv', [pooled, g.weight([LATENT_CHANNELS, 3, 1, 1], 0.8), g.weight([LATENT_CHANNELS], 0.1)], { kernel_shape: [1, 1] }, fp16 || options.samplingEncoder ? undefined : 'latent_sample');
+  const mean = g.add(
+    'Conv',
+    [pooled, g.weight([LATENT_CHANNELS, 3, 1, 1], 0.8), g.weight([LATENT_CHANNELS], 0.1)],
+    { kernel_shape: [1, 1] },
+    fp16 || options.samplingEncoder ? undefined : 'latent_sample',
+  );
   const latents = options.samplingEncoder
-    ? g.add('Add', [mean, g.add('Mul', [g.add('RandomNormalLike', [mean]), g.constant(Float32Array.from([0.1]), [1], 'float')])], undefined, fp16 ? undefined : 'latent_sample')
+    ? g.add(
+        'Add',
+        [mean, g.add('Mul', [g.add('RandomNormalLike', [mean]), g.constant(Float32Array.from([0.1]), [1], 'float')])],
+        undefined,
+        fp16 ? undefined : 'latent_sample',
+      )
     : mean;
   if (fp16) g.cast(latents, 'float16', 'latent_sample');
-  return g.graph('vae_encoder', [{ name: 'sample', type, shape: [1, 3, 'image_height', 'image_width'] }], [{ name: 'latent_sample', type, shape: [1, LATENT_CHANNELS, 'height', 'width'] }]);
+  return g.graph(
+    'vae_encoder',
+    [{ name: 'sample', type, shape: [1, 3, 'image_height', 'image_width'] }],
+    [{ name: 'latent_sample', type, shape: [1, LATENT_CHANNELS, 'height', 'width'] }],
+  );
 }
 
 const DEFAULTS: Required<TinyModelOptions> = {
@@ -292,5 +323,8 @@ export function ensureSandboxModel(modelsDir: string, name: string = SANDBOX_MOD
 }
 
 async function isFile(file: string): Promise<boolean> {
-  return stat(file).then((found) => found.isFile(), () => false);
+  return stat(file).then(
+    (found) => found.isFile(),
+    () => false,
+  );
 }

@@ -44,17 +44,29 @@ export async function downloadImages(
         .catch((error: unknown) => {
           // A redirect could lead anywhere, a private address included: it is reported, never followed.
           if (error instanceof ProviderError && error.status !== undefined && error.status >= 300 && error.status < 400) {
-            throw client.error(`${url} redirects (HTTP ${error.status}); image downloads follow no redirect`, { jobId }, { kind: 'http', status: error.status, retryable: false });
+            throw client.error(
+              `${url} redirects (HTTP ${error.status}); image downloads follow no redirect`,
+              { jobId },
+              { kind: 'http', status: error.status, retryable: false },
+            );
           }
           if (!deadline.expired()) throw error;
-          throw client.error(`the images were not downloaded within ${deadlineMs / 1000} s: ${url} came too slowly`, { jobId }, { kind: 'timeout', retryable: false });
+          throw client.error(
+            `the images were not downloaded within ${deadlineMs / 1000} s: ${url} came too slowly`,
+            { jobId },
+            { kind: 'timeout', retryable: false },
+          );
         });
       const mimeType = detectImageType(response.body);
       if (!mimeType) {
-        throw client.error(`${image.url} did not return a PNG, JPEG or WebP image (${response.headers['content-type'] ?? 'no content type'})`, { jobId }, {
-          kind: 'malformed',
-          retryable: false,
-        });
+        throw client.error(
+          `${image.url} did not return a PNG, JPEG or WebP image (${response.headers['content-type'] ?? 'no content type'})`,
+          { jobId },
+          {
+            kind: 'malformed',
+            retryable: false,
+          },
+        );
       }
       return { ...image, data: response.body, mimeType, ...imageSize(response.body) };
     }),

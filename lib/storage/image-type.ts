@@ -14,7 +14,7 @@ export function imageSize(bytes: Buffer): { width: number; height: number } | un
   if (type === 'image/png' && bytes.length >= 24) return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
   if (type === 'image/webp') return webpSize(bytes);
   if (type !== 'image/jpeg') return undefined;
-  for (let offset = 2; offset + 9 < bytes.length; ) {
+  for (let offset = 2; offset + 9 < bytes.length;) {
     if (bytes[offset] !== 0xff) return undefined;
     const marker = bytes[offset + 1];
     const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;

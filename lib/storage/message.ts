@@ -96,15 +96,24 @@ export async function saveMessageImages(
   for (const [index, source] of sources.entries()) {
     const seed = numberOf(source.seed) ?? meta.seed;
     const tokens: NameTokens = { date, provider: meta.provider, model: meta.model, jobId: meta.jobId, seed, index, prompt: meta.prompt };
-    const file = await saveImage({ ...target, template }, { data: source.data, url: source.url }, { ...meta, seed, sourceUrl: source.url }, tokens, client, deadline.signal).catch(
-      (error: unknown) => {
-        if (!deadline.expired()) throw error;
-        throw client.error(`the images were not saved within ${deadlineMs / 1000} s: ${source.url ?? 'an image'} came too slowly, and nothing of it was kept`, {}, {
+    const file = await saveImage(
+      { ...target, template },
+      { data: source.data, url: source.url },
+      { ...meta, seed, sourceUrl: source.url },
+      tokens,
+      client,
+      deadline.signal,
+    ).catch((error: unknown) => {
+      if (!deadline.expired()) throw error;
+      throw client.error(
+        `the images were not saved within ${deadlineMs / 1000} s: ${source.url ?? 'an image'} came too slowly, and nothing of it was kept`,
+        {},
+        {
           kind: 'timeout',
           retryable: false,
-        });
-      },
-    );
+        },
+      );
+    });
     saved.push(file);
   }
   return saved;

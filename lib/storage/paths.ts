@@ -50,12 +50,18 @@ const TOKENS: Record<string, (tokens: NameTokens) => string> = {
 export function expandTemplate(template: string, tokens: NameTokens): string {
   return template.replace(/\{([^{}]*)\}/g, (_whole, name: string) => {
     const value = TOKENS[name];
-    if (!value) throw new InvalidRequestError(`unknown token {${name}} in the file name; use ${Object.keys(TOKENS).map((token) => `{${token}}`).join(' ')}`);
+    if (!value)
+      throw new InvalidRequestError(
+        `unknown token {${name}} in the file name; use ${Object.keys(TOKENS)
+          .map((token) => `{${token}}`)
+          .join(' ')}`,
+      );
     return value(tokens);
   });
 }
 
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+// eslint-disable-next-line no-control-regex -- control characters are what a safe file name must not hold
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**

@@ -52,6 +52,7 @@ export function pngChunk(type: string, data: Buffer): Buffer {
 
 /** A tEXt chunk when the text is Latin-1, else an uncompressed iTXt chunk in UTF-8. */
 export function pngTextChunk(keyword: string, text: string): Buffer {
+  // eslint-disable-next-line no-control-regex -- tEXt holds any Latin-1 character, NUL included in the range test
   if (/^[\u0000-\u00ff]*$/.test(text)) return pngChunk('tEXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0]), Buffer.from(text, 'latin1')]));
   // keyword \0, compression flag 0, method 0, empty language tag \0, empty translated keyword \0, text
   return pngChunk('iTXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0, 0, 0, 0, 0]), Buffer.from(text, 'utf8')]));
@@ -60,7 +61,7 @@ export function pngTextChunk(keyword: string, text: string): Buffer {
 /** The tEXt and iTXt chunks of a PNG, by keyword. */
 export function readPngText(png: Buffer): Record<string, string> {
   const texts: Record<string, string> = {};
-  for (let offset = 8; offset + 12 <= png.length; ) {
+  for (let offset = 8; offset + 12 <= png.length;) {
     const length = png.readUInt32BE(offset);
     const type = png.toString('latin1', offset + 4, offset + 8);
     const data = png.subarray(offset + 8, offset + 8 + length);

@@ -200,9 +200,16 @@ export async function saveImage(
   try {
     const input = await openSource(source, client, signal);
     const output = await openInside(target.baseDir, temporary, relative);
-    await pipeline(input, gate, new PngChunkInserter((size) => pngTextChunk('parameters', a1111Parameters({ ...meta, ...size }))), hasher, output.createWriteStream(), {
-      signal,
-    });
+    await pipeline(
+      input,
+      gate,
+      new PngChunkInserter((size) => pngTextChunk('parameters', a1111Parameters({ ...meta, ...size }))),
+      hasher,
+      output.createWriteStream(),
+      {
+        signal,
+      },
+    );
     const mimeType = gate.mimeType as ImageMimeType;
     const size = imageSize(gate.head);
     const placed = await place(temporary, `${stem}.${EXTENSIONS[mimeType]}`, target.collision);
@@ -222,10 +229,14 @@ export async function saveImage(
     await removeQuietly(temporary);
     if (!source.url || error instanceof InvalidRequestError || error instanceof ProviderError || signal?.aborted) throw error;
     const reason = error instanceof Error ? error.message : String(error);
-    throw client.error(`the download of ${source.url} broke off after ${gate.bytes} bytes (${reason}); nothing was saved`, {}, {
-      kind: 'network',
-      retryable: true,
-      cause: error,
-    });
+    throw client.error(
+      `the download of ${source.url} broke off after ${gate.bytes} bytes (${reason}); nothing was saved`,
+      {},
+      {
+        kind: 'network',
+        retryable: true,
+        cause: error,
+      },
+    );
   }
 }

@@ -49,7 +49,11 @@ export = function register(RED: NodeAPI): void {
     const deliverOrphan = ({ journal, entry }: NonNullable<ReturnType<typeof journaled>>, delivery: WebhookDelivery, hash: string): string => {
       if (!['completed', 'failed', 'expired'].includes(delivery.snapshot.status)) return 'progress';
       webhookRegistry.settle({ secretHash: hash });
-      journal.remove(entry.key).catch((error: unknown) => this.warn(`the delivered job could not be removed from the pending-job journal: ${error instanceof Error ? error.message : String(error)}`));
+      journal
+        .remove(entry.key)
+        .catch((error: unknown) =>
+          this.warn(`the delivered job could not be removed from the pending-job journal: ${error instanceof Error ? error.message : String(error)}`),
+        );
       const msg = journal.restore(entry);
       const job = entry.job.id || !delivery.jobId ? entry.job : { ...entry.job, id: delivery.jobId };
       try {

@@ -43,14 +43,19 @@ export = function register(RED: NodeAPI): void {
         const src = await thumbnailDataUrl(last.path, last.bytes);
         if (src) {
           RED.comms.publish(`${PREVIEW_TOPIC}/${this.id}`, { id: this.id, src }, false);
-          await previews.set(this.id, src).catch((error: unknown) => this.warn(`the preview could not be kept for a restart: ${error instanceof Error ? error.message : String(error)}`));
+          await previews
+            .set(this.id, src)
+            .catch((error: unknown) => this.warn(`the preview could not be kept for a restart: ${error instanceof Error ? error.message : String(error)}`));
         }
       }
       return msg;
     });
     this.on('close', (removed: boolean, done: () => void) => {
       if (removed) directories.delete(this.id);
-      void Promise.all([removed ? previews.remove(this.id) : undefined, downloads.close()]).then(() => done(), () => done());
+      void Promise.all([removed ? previews.remove(this.id) : undefined, downloads.close()]).then(
+        () => done(),
+        () => done(),
+      );
     });
   }
   RED.nodes.registerType('save-image', SaveImage, { settings: editorSettingsFor('save-image', saveImageSettingsSchema) });

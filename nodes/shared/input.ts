@@ -57,7 +57,10 @@ export function handleInputs(RED: NodeAPI, node: Node, handle: Handler): Inputs 
       )
       // done() runs Node-RED's code too (Catch nodes clone the message): it must not become an unhandled rejection.
       .catch((error: unknown) => node.warn(`a message could not be finished: ${briefly(error instanceof Error ? error : new Error(String(error))).message}`));
-    inFlight.set(controller, settled.finally(() => inFlight.delete(controller)));
+    inFlight.set(
+      controller,
+      settled.finally(() => inFlight.delete(controller)),
+    );
   };
 
   node.on('input', (msg: NodeMessage, send: (msg: NodeMessage) => void, done: (error?: Error) => void) => run(msg as Message, handle, send, done));
@@ -75,7 +78,12 @@ export function handleInputs(RED: NodeAPI, node: Node, handle: Handler): Inputs 
 
   return {
     background(msg, work) {
-      run(msg, work, (out) => node.send(out), (error) => error && node.error(error, msg));
+      run(
+        msg,
+        work,
+        (out) => node.send(out),
+        (error) => error && node.error(error, msg),
+      );
     },
   };
 }

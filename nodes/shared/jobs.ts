@@ -33,7 +33,15 @@ export function recorderFor(RED: NodeAPI, node: Node, providerId: string, msg: M
   let saved: Record<string, unknown> | undefined;
   let webhookSecretHash: string | undefined;
   const record = (job: JobInfo) =>
-    journal.add({ key, nodeId: node.id, providerId, job, webhookSecretHash, msg: (saved ??= serialisableMessage(msg)), submittedAt: job.submittedAt ?? new Date().toISOString() });
+    journal.add({
+      key,
+      nodeId: node.id,
+      providerId,
+      job,
+      webhookSecretHash,
+      msg: (saved ??= serialisableMessage(msg)),
+      submittedAt: job.submittedAt ?? new Date().toISOString(),
+    });
   return {
     submitting: (job, hash) => {
       webhookSecretHash = hash;
@@ -65,7 +73,11 @@ export async function waitForJob(
   const recorder = recorderFor(RED, node, providerId, msg, resumed?.key);
   const hash = resumed?.webhookSecretHash;
   const expectation =
-    hash && isWebhookProvider(job.provider) ? webhookRegistry.expect(job.provider, hash, job.id) : job.id ? webhookRegistry.forJob(job.provider, job.id) : undefined;
+    hash && isWebhookProvider(job.provider)
+      ? webhookRegistry.expect(job.provider, hash, job.id)
+      : job.id
+        ? webhookRegistry.forJob(job.provider, job.id)
+        : undefined;
   // The secret's digest goes into the entry, so the job's webhook still completes it after a restart.
   if (!resumed) await recorder?.submitted(job, expectation?.secretHash);
   if (resumed && !job.id && !expectation) {
@@ -123,7 +135,14 @@ export function handleSubmissions<S extends SubmittingSettings>(RED: NodeAPI, no
     const connection = connectionFor(RED, providerId);
     const request = resolveRequest(msg, current);
     const recorder = recorderFor(RED, node, providerId, msg);
-    const options: RunOptions = { signal, completion: current.completion || 'wait', download: current.download === true, onPhase: status.phase, recorder, webhookPath: deployedWebhookPath() };
+    const options: RunOptions = {
+      signal,
+      completion: current.completion || 'wait',
+      download: current.download === true,
+      onPhase: status.phase,
+      recorder,
+      webhookPath: deployedWebhookPath(),
+    };
     const { api, submission } = await prepare(connection, request, msg, current, signal);
     const result = await submit(connection, api, submission, options);
     status.finished(result);
@@ -147,19 +166,24 @@ export function reportOrphanedJobs(api: NodeAPI): void {
     const RED = runtimes.get(api.events) as NodeAPI;
     const journal = journalOf(RED);
     if (!journal) return;
-    journal.load().then(async () => {
-      for (const entry of journal.list()) {
-        if (entry.orphanReported || RED.nodes.getNode(entry.nodeId)) continue;
-        const { provider, model, id } = entry.job;
-        RED.log.warn(
-          `[image-gen] the ${provider} job ${id ?? '(id unknown: Node-RED stopped during its submit)'} was submitted by node ${entry.nodeId}, which no longer exists, ` +
-            `so its result was not collected. ` +
-            (id
-              ? `To collect it, send msg.job = {provider: "${provider}", model: "${model}", id: "${id}", status: "pending", params: {}} to a job-poll node.`
-              : `Look for it in ${provider}'s job list.`),
-        );
-        await journal.update(entry.key, { orphanReported: true });
-      }
-    }).catch((error: unknown) => RED.log.warn(`[image-gen] jobs of removed nodes could not be reported: ${error instanceof Error ? error.message : String(error)}`));
+    journal
+      .load()
+      .then(async () => {
+        for (const entry of journal.list()) {
+          if (entry.orphanReported || RED.nodes.getNode(entry.nodeId)) continue;
+          const { provider, model, id } = entry.job;
+          RED.log.warn(
+            `[image-gen] the ${provider} job ${id ?? '(id unknown: Node-RED stopped during its submit)'} was submitted by node ${entry.nodeId}, which no longer exists, ` +
+              `so its result was not collected. ` +
+              (id
+                ? `To collect it, send msg.job = {provider: "${provider}", model: "${model}", id: "${id}", status: "pending", params: {}} to a job-poll node.`
+                : `Look for it in ${provider}'s job list.`),
+          );
+          await journal.update(entry.key, { orphanReported: true });
+        }
+      })
+      .catch((error: unknown) =>
+        RED.log.warn(`[image-gen] jobs of removed nodes could not be reported: ${error instanceof Error ? error.message : String(error)}`),
+      );
   });
 }

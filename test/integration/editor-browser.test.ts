@@ -20,7 +20,9 @@ interface FlowNode {
 
 const PACKAGE = 'node-red-contrib-image-gen';
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-output', 'screenshots');
-const nodeTypes = Object.keys((JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes);
+const nodeTypes = Object.keys(
+  (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes,
+);
 const paletteTypes = nodeTypes.filter((type) => type !== 'provider-config');
 /** starter first, as a new user meets it; then the rest in name order. */
 const exampleNames = fs
@@ -166,13 +168,19 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
         await page.click(`${onCanvas(inject.id)} .red-ui-flow-node-button-button`);
       }
       const failsOnPurpose = flow.some((node) => DELIBERATE_FAILURE.test(JSON.stringify(node)));
-      const results = flow.filter((node) => node.type === 'debug' && node.console && node.z === tab.id && node.complete !== 'error' && flow.some((other) => other.type === 'inject'));
+      const results = flow.filter(
+        (node) => node.type === 'debug' && node.console && node.z === tab.id && node.complete !== 'error' && flow.some((other) => other.type === 'inject'),
+      );
       for (const debug of results) {
-        await page.locator('.red-ui-debug-msg', { hasText: debug.name as string }).first().waitFor({ timeout: 60_000 });
+        await page
+          .locator('.red-ui-debug-msg', { hasText: debug.name as string })
+          .first()
+          .waitFor({ timeout: 60_000 });
       }
       if (!failsOnPurpose && flow.some((node) => node.type === 'inject')) {
         const caught = flow.filter((node) => node.type === 'debug' && node.complete === 'error');
-        for (const debug of caught) assert.equal(await page.locator('.red-ui-debug-msg', { hasText: debug.name as string }).count(), 0, `${name}: ${debug.name}`);
+        for (const debug of caught)
+          assert.equal(await page.locator('.red-ui-debug-msg', { hasText: debug.name as string }).count(), 0, `${name}: ${debug.name}`);
       }
       for (const save of flow.filter((node) => node.type === 'save-image' && node.preview !== false)) {
         const preview = page.locator(`${onCanvas(save.id)} image.image-gen-preview`);
@@ -180,7 +188,11 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
         assert.match((await preview.getAttribute('href')) ?? '', /^data:image\/webp;base64,/);
         const box = await page.locator(onCanvas(save.id)).boundingBox();
         assert.ok(box);
-        await page.screenshot({ path: path.join(SCREENSHOTS, `preview-${name}.png`), clip: { x: box.x - 140, y: box.y - 40, width: 420, height: 220 }, style: QUIET });
+        await page.screenshot({
+          path: path.join(SCREENSHOTS, `preview-${name}.png`),
+          clip: { x: box.x - 140, y: box.y - 40, width: 420, height: 220 },
+          style: QUIET,
+        });
       }
       for (const route of flow.filter((node) => node.type === 'http in' && node.url === '/generate')) {
         const image = await browser!.newPage();
@@ -210,7 +222,10 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       if (type === 'flux-generate') {
         // A trial click waits until the tray has stopped sliding in.
         await page.locator('#node-dialog-ok').click({ trial: true });
-        await page.locator('.red-ui-tray').last().screenshot({ path: path.join(SCREENSHOTS, 'dialog-flux-generate.png'), style: QUIET });
+        await page
+          .locator('.red-ui-tray')
+          .last()
+          .screenshot({ path: path.join(SCREENSHOTS, 'dialog-flux-generate.png'), style: QUIET });
         await page.click('#node-input-btn-provider-edit');
         const kind = page.locator('#node-config-input-kind');
         await kind.waitFor();

@@ -65,8 +65,12 @@ describe('examples/ in a Node-RED with default settings and the pack installed f
   after(() => runtime?.stop());
 
   it('has an example for every node the pack ships, except the config node', () => {
-    const nodeTypes = Object.keys((JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes);
-    const used = new Set(examples.flatMap((file) => (JSON.parse(fs.readFileSync(path.join(examplesDir, file), 'utf8')) as FlowNode[]).map((node) => node.type)));
+    const nodeTypes = Object.keys(
+      (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes,
+    );
+    const used = new Set(
+      examples.flatMap((file) => (JSON.parse(fs.readFileSync(path.join(examplesDir, file), 'utf8')) as FlowNode[]).map((node) => node.type)),
+    );
     for (const type of nodeTypes.filter((name) => name !== 'provider-config')) assert.ok(used.has(type), `no example uses ${type}`);
   });
 
@@ -83,7 +87,11 @@ describe('examples/ in a Node-RED with default settings and the pack installed f
       const failsOnPurpose = flow.some((node) => DELIBERATE_FAILURE.test(JSON.stringify(node)));
       // Result debug nodes must all print; the Catch node's debug prints only where the flow fails on purpose.
       const expected = flow.filter((node) => node.type === 'debug' && node.console && (node.complete !== 'error' || failsOnPurpose));
-      await waitFor(() => expected.every((debug) => fresh().includes(`[debug:${debug.name}]`)), 60_000, `output from ${expected.map((debug) => debug.name).join(', ')}`);
+      await waitFor(
+        () => expected.every((debug) => fresh().includes(`[debug:${debug.name}]`)),
+        60_000,
+        `output from ${expected.map((debug) => debug.name).join(', ')}`,
+      );
       const unexpected = fresh()
         .split('\n')
         .filter((line) => /\[(warn|error)\]/.test(line) && !(failsOnPurpose && /job job_\w+ failed/.test(line)));
@@ -130,19 +138,39 @@ describe('examples/ in a Node-RED with default settings and the pack installed f
       for (const save of flow.filter((node) => node.type === 'save-image' && node.preview !== false)) {
         assert.ok(Number(save.maxSize) > 0, `${file}: ${save.id} has a maximum size`);
         // The 96 px thumbnail is drawn from the node's left edge, below its status text.
-        const covered = flow.filter((node) => node !== save && node.x !== undefined && Math.abs((node.x ?? 0) - (save.x ?? 0)) < 160 && (node.y ?? 0) > (save.y ?? 0) && (node.y ?? 0) < (save.y ?? 0) + 150);
-        assert.deepEqual(covered.map((node) => node.id), [], `${file}: nodes under ${save.id}'s preview`);
+        const covered = flow.filter(
+          (node) =>
+            node !== save &&
+            node.x !== undefined &&
+            Math.abs((node.x ?? 0) - (save.x ?? 0)) < 160 &&
+            (node.y ?? 0) > (save.y ?? 0) &&
+            (node.y ?? 0) < (save.y ?? 0) + 150,
+        );
+        assert.deepEqual(
+          covered.map((node) => node.id),
+          [],
+          `${file}: nodes under ${save.id}'s preview`,
+        );
       }
     }
   });
 
   it('answer every http in request within 10 s, a good one with the result and a bad one with 400 and what was wrong', async () => {
-    const routes = examples.flatMap((file) => readExample(file).filter((node) => node.type === 'http in').map((node) => ({ file, url: node.url as string })));
+    const routes = examples.flatMap((file) =>
+      readExample(file)
+        .filter((node) => node.type === 'http in')
+        .map((node) => ({ file, url: node.url as string })),
+    );
     assert.deepEqual(routes.map((route) => route.url).sort(), Object.keys(HTTP_CASES).sort(), 'every http in route has its cases');
     for (const { file, url } of routes) {
       await runtime.deploy(readExample(file));
       for (const want of HTTP_CASES[url]) {
-        const send = () => runtime.call(want.method, want.route, { body: want.body, headers: { 'content-type': want.type ?? 'application/json', accept: '*/*' }, timeoutMs: 10_000 });
+        const send = () =>
+          runtime.call(want.method, want.route, {
+            body: want.body,
+            headers: { 'content-type': want.type ?? 'application/json', accept: '*/*' },
+            timeoutMs: 10_000,
+          });
         const started = Date.now();
         let answer = await send();
         // A route answers 404 for a moment after a deploy, until its flow has started.

@@ -49,20 +49,32 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
   describe('the tarball', () => {
     let files: string[];
     before(async () => {
-      files = (await run('tar', ['-tzf', pack.tarball])).stdout.split('\n').filter(Boolean).map((entry) => entry.replace(/^package\//, ''));
+      files = (await run('tar', ['-tzf', pack.tarball])).stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((entry) => entry.replace(/^package\//, ''));
     });
 
-    it('holds the licence, each node\'s runtime, editor, locales and icon, the examples, and no source map or test', () => {
+    it("holds the licence, each node's runtime, editor, locales and icon, the examples, and no source map or test", () => {
       assert.ok(files.includes('LICENSE'));
       assert.match(fs.readFileSync(path.join(REPO_ROOT, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
       for (const [type, file] of Object.entries(packageJson['node-red'].nodes)) {
         const dir = path.dirname(file);
-        for (const needed of [file, `${dir}/${type}.html`, `${dir}/locales/en-US/${type}.json`, `${dir}/locales/en-US/${type}.html`, `${dir}/icons/image-gen.svg`]) {
+        for (const needed of [
+          file,
+          `${dir}/${type}.html`,
+          `${dir}/locales/en-US/${type}.json`,
+          `${dir}/locales/en-US/${type}.html`,
+          `${dir}/icons/image-gen.svg`,
+        ]) {
           assert.ok(files.includes(needed), `the tarball lacks ${needed}`);
         }
       }
       for (const example of fs.readdirSync(path.join(REPO_ROOT, 'examples'))) assert.ok(files.includes(`examples/${example}`), example);
-      assert.deepEqual(files.filter((file) => file.endsWith('.map') || file.includes('/test/') || file.endsWith('.ts')), []);
+      assert.deepEqual(
+        files.filter((file) => file.endsWith('.map') || file.includes('/test/') || file.endsWith('.ts')),
+        [],
+      );
     });
 
     it('names its repository, bug tracker and home page', () => {
@@ -71,7 +83,7 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
       assert.match(packageJson.homepage ?? '', /^https:\/\//);
     });
 
-    it('packs and installs without an npm warning from the project\'s own config', async () => {
+    it("packs and installs without an npm warning from the project's own config", async () => {
       for (const log of [pack.packLog, (await installedPack({ onnxruntime: false })).installLog]) {
         // This machine's own ~/.npmrc may carry settings npm warns about; the project's config must not.
         assert.doesNotMatch(log, /Unknown project config/i);
@@ -79,7 +91,7 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
     });
   });
 
-  describe('local-sd from the palette manager\'s install', () => {
+  describe("local-sd from the palette manager's install", () => {
     let bare: Runtime | undefined;
     after(() => bare?.stop());
 
@@ -93,7 +105,19 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
       await bare.deploy([
         { id: tab, type: 'tab', label: tab },
         { id: 'go', type: 'inject', z: tab, x: 100, y: 100, props: [{ p: 'payload' }], payload: 'a cat', payloadType: 'str', wires: [['sd']] },
-        { id: 'sd', type: 'local-sd', z: tab, x: 300, y: 100, model: 'sandbox-tiny-sd', device: 'cpu', threads: 0, prompt: '', params: { width: 64, height: 64 }, wires: [[]] },
+        {
+          id: 'sd',
+          type: 'local-sd',
+          z: tab,
+          x: 300,
+          y: 100,
+          model: 'sandbox-tiny-sd',
+          device: 'cpu',
+          threads: 0,
+          prompt: '',
+          params: { width: 64, height: 64 },
+          wires: [[]],
+        },
         { id: 'c', type: 'catch', z: tab, x: 100, y: 160, scope: null, wires: [['bad']] },
         { id: 'bad', type: 'debug', z: tab, x: 300, y: 160, name: 'caught', active: true, console: true, tosidebar: false, complete: 'error', wires: [] },
       ]);
@@ -111,7 +135,19 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
       await runtime.deploy([
         { id: tab, type: 'tab', label: tab },
         { id: 'go', type: 'inject', z: tab, x: 100, y: 100, props: [{ p: 'payload' }], payload: 'a cat', payloadType: 'str', wires: [['sd']] },
-        { id: 'sd', type: 'local-sd', z: tab, x: 300, y: 100, model: 'sandbox-tiny-sd', device: 'cpu', threads: 0, prompt: '', params: { width: 64, height: 64, num_inference_steps: 2 }, wires: [['ok']] },
+        {
+          id: 'sd',
+          type: 'local-sd',
+          z: tab,
+          x: 300,
+          y: 100,
+          model: 'sandbox-tiny-sd',
+          device: 'cpu',
+          threads: 0,
+          prompt: '',
+          params: { width: 64, height: 64, num_inference_steps: 2 },
+          wires: [['ok']],
+        },
         { id: 'ok', type: 'debug', z: tab, x: 500, y: 100, name: 'local image', active: true, console: true, tosidebar: false, complete: 'job', wires: [] },
         { id: 'c', type: 'catch', z: tab, x: 100, y: 160, scope: null, wires: [['bad']] },
         { id: 'bad', type: 'debug', z: tab, x: 300, y: 160, name: 'caught', active: true, console: true, tosidebar: false, complete: 'error', wires: [] },
@@ -123,7 +159,7 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
     });
   });
 
-  it('loads every node set with Node-RED\'s default settings, with no warning of the pack\'s own', async () => {
+  it("loads every node set with Node-RED's default settings, with no warning of the pack's own", async () => {
     const nodes = (await runtime.call('GET', '/nodes')).json() as unknown as Array<{ id: string; enabled: boolean; err?: string; module: string }>;
     const ours = nodes.filter((set) => set.module === packageJson.name);
     assert.deepEqual(ours.map((set) => set.id.split('/')[1]).sort(), Object.keys(packageJson['node-red'].nodes).sort());
@@ -131,7 +167,10 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
     const settings = fs.readFileSync(path.join(runtime.userDir, 'settings.js'), 'utf8');
     assert.match(settings, /module\.exports/, 'Node-RED wrote its default settings.js');
     assert.doesNotMatch(settings, /^\s*httpAdminRoot:/m, 'the admin API is at the default root, shared with http in');
-    const problems = runtime.log().split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !CORE_STARTUP_WARNINGS.some((known) => known.test(line)));
+    const problems = runtime
+      .log()
+      .split('\n')
+      .filter((line) => /\[(warn|error)\]/.test(line) && !CORE_STARTUP_WARNINGS.some((known) => known.test(line)));
     assert.deepEqual(problems, []);
   });
 
@@ -148,14 +187,30 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
         { id: 'hook', type: 'job-webhook', z: tab, x: 100, y: 40, path: '/image-gen/webhook', wires: [[]] },
         { id: 'go', type: 'inject', z: tab, x: 100, y: 100, props: [{ p: 'payload' }], payload: 'a paper boat', payloadType: 'str', wires: [['gen']] },
         { id: 'gen', z: tab, x: 300, y: 100, provider: 'cfg', prompt: '', completion: 'webhook', download: false, ...node, wires: [['done']] },
-        { id: 'done', type: 'debug', z: tab, x: 500, y: 100, name: `${provider} by webhook`, active: true, console: true, tosidebar: false, complete: 'job', wires: [] },
+        {
+          id: 'done',
+          type: 'debug',
+          z: tab,
+          x: 500,
+          y: 100,
+          name: `${provider} by webhook`,
+          active: true,
+          console: true,
+          tosidebar: false,
+          complete: 'job',
+          wires: [],
+        },
         { id: 'c', type: 'catch', z: tab, x: 100, y: 160, scope: null, wires: [['bad']] },
         { id: 'bad', type: 'debug', z: tab, x: 300, y: 160, name: 'caught', active: true, console: true, tosidebar: false, complete: 'error', wires: [] },
       ]);
       const logStart = runtime.log().length;
       await pressInject(runtime, 'go');
       const pressedAt = Date.now();
-      await waitFor(() => runtime.log().slice(logStart).includes(`[debug:${provider} by webhook]`) || runtime.log().slice(logStart).includes('[debug:caught]'), 5_000, `the ${provider} job by webhook`);
+      await waitFor(
+        () => runtime.log().slice(logStart).includes(`[debug:${provider} by webhook]`) || runtime.log().slice(logStart).includes('[debug:caught]'),
+        5_000,
+        `the ${provider} job by webhook`,
+      );
       const fresh = runtime.log().slice(logStart);
       assert.ok(!fresh.includes('[debug:caught]'), fresh);
       assert.ok(Date.now() - pressedAt < 5_000);

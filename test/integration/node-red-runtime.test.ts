@@ -22,17 +22,22 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
   it('loads every node set of the pack without an error or a warning', async () => {
     const nodes = (await call('GET', '/nodes', { token: await token('admin') })).json() as unknown as Array<{ id: string; enabled: boolean; err?: string }>;
     const ours = nodes.filter((set) => set.id.startsWith('node-red-contrib-image-gen/'));
-    const declared = Object.keys((JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes);
+    const declared = Object.keys(
+      (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes,
+    );
     assert.deepEqual(ours.map((set) => set.id.split('/')[1]).sort(), declared.sort());
     for (const set of ours) {
       assert.equal(set.enabled, true);
       assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
     }
-    const problems = runtime.log().split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !CORE_STARTUP_WARNINGS.some((known) => known.test(line)));
+    const problems = runtime
+      .log()
+      .split('\n')
+      .filter((line) => /\[(warn|error)\]/.test(line) && !CORE_STARTUP_WARNINGS.some((known) => known.test(line)));
     assert.deepEqual(problems, []);
   });
 
-  it('serves the editors\' shared script from the pack\'s resources folder', async () => {
+  it("serves the editors' shared script from the pack's resources folder", async () => {
     const script = await call('GET', '/resources/node-red-contrib-image-gen/editor.js');
     assert.equal(script.status, 200);
     assert.match(String(script.headers['content-type']), /javascript/);
@@ -40,7 +45,13 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
   });
 
   it('refuses the save-image gallery and preview endpoints to a caller without a token', async () => {
-    for (const route of ['/image-gen/save-image/any/gallery', '/image-gen/save-image/any/preview', '/image-gen/pixeldojo/models?provider=any', '/image-gen/local-sd/models', '/image-gen/local-sd/status']) {
+    for (const route of [
+      '/image-gen/save-image/any/gallery',
+      '/image-gen/save-image/any/preview',
+      '/image-gen/pixeldojo/models?provider=any',
+      '/image-gen/local-sd/models',
+      '/image-gen/local-sd/status',
+    ]) {
       assert.equal((await call('GET', route)).status, 401, route);
     }
     // Loading a model starts a process and takes memory: it needs write permission.

@@ -18,7 +18,11 @@ describe('npm start', function () {
     assert.equal(command, 'node');
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-start-'));
     const port = await freePort();
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, PORT: String(port), NODE_RED_USER_DIR: userDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PORT: String(port), NODE_RED_USER_DIR: userDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
     child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -30,7 +34,10 @@ describe('npm start', function () {
       assert.equal(editor.statusCode, 200);
       await editor.body.dump();
       const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')) as Array<{ type: string }>;
-      assert.ok(flows.some((node) => node.type === 'flux-generate'), 'the starter flow is deployed');
+      assert.ok(
+        flows.some((node) => node.type === 'flux-generate'),
+        'the starter flow is deployed',
+      );
       assert.ok(fs.lstatSync(path.join(userDir, 'node_modules', 'node-red-contrib-image-gen')).isSymbolicLink());
     } finally {
       const exited = new Promise((resolve) => child.once('exit', resolve));

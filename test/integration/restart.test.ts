@@ -26,18 +26,60 @@ describe('a paid job survives a Node-RED restart', function () {
     const userDir = runtime.userDir;
     const flow = [
       { id: 'tab', type: 'tab', label: 'restart' },
-      { id: 'cfg', type: 'provider-config', name: 'pixeldojo', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo'), credentials: { apiKey: SANDBOX_API_KEY } },
       {
-        id: 'go', type: 'inject', z: 'tab', x: 100, y: 100, wires: [['gen']], props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }],
-        payload: 'a lighthouse', payloadType: 'str', topic: 'keep-this-topic', repeat: '', crontab: '', once: false,
+        id: 'cfg',
+        type: 'provider-config',
+        name: 'pixeldojo',
+        kind: 'pixeldojo',
+        baseUrl: sandbox.baseUrl('pixeldojo'),
+        credentials: { apiKey: SANDBOX_API_KEY },
       },
-      { id: 'gen', type: 'flux-generate', z: 'tab', x: 300, y: 100, provider: 'cfg', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait', wires: [['show']] },
-      { id: 'show', type: 'debug', z: 'tab', x: 500, y: 100, name: 'after restart', active: true, console: true, tosidebar: false, complete: 'true', wires: [] },
+      {
+        id: 'go',
+        type: 'inject',
+        z: 'tab',
+        x: 100,
+        y: 100,
+        wires: [['gen']],
+        props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }],
+        payload: 'a lighthouse',
+        payloadType: 'str',
+        topic: 'keep-this-topic',
+        repeat: '',
+        crontab: '',
+        once: false,
+      },
+      {
+        id: 'gen',
+        type: 'flux-generate',
+        z: 'tab',
+        x: 300,
+        y: 100,
+        provider: 'cfg',
+        endpoint: 'jobs',
+        model: 'flux-dev',
+        params: {},
+        completion: 'wait',
+        wires: [['show']],
+      },
+      {
+        id: 'show',
+        type: 'debug',
+        z: 'tab',
+        x: 500,
+        y: 100,
+        name: 'after restart',
+        active: true,
+        console: true,
+        tosidebar: false,
+        complete: 'true',
+        wires: [],
+      },
     ];
     const deployed = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
     assert.equal(deployed.status, 204, deployed.text);
     sandbox.scriptJobs('pixeldojo', { durationMs: 15_000 });
-    for (let pressed = false; !pressed; ) {
+    for (let pressed = false; !pressed;) {
       pressed = (await runtime.call('POST', '/inject/go')).status === 200;
       if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -66,11 +108,40 @@ describe('a paid job survives a Node-RED restart', function () {
     const flow = [
       { id: 'tab', type: 'tab', label: 'restart' },
       {
-        id: 'cfg', type: 'provider-config', name: 'piapi', kind: 'piapi', baseUrl: sandbox.baseUrl('piapi'), credentials: { apiKey: SANDBOX_API_KEY },
-        webhookBaseUrl: `http://127.0.0.1:${port}`, webhookGrace: '3600',
+        id: 'cfg',
+        type: 'provider-config',
+        name: 'piapi',
+        kind: 'piapi',
+        baseUrl: sandbox.baseUrl('piapi'),
+        credentials: { apiKey: SANDBOX_API_KEY },
+        webhookBaseUrl: `http://127.0.0.1:${port}`,
+        webhookGrace: '3600',
       },
-      { id: 'go', type: 'inject', z: 'tab', x: 100, y: 100, wires: [['gen']], props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }], payload: 'a kite', payloadType: 'str', topic: 'handed-on' },
-      { id: 'gen', type: 'piapi-task', z: 'tab', x: 300, y: 100, provider: 'cfg', model: 'Qubico/flux1-schnell', taskType: 'txt2img', params: {}, completion: 'job', wires: [['poll']] },
+      {
+        id: 'go',
+        type: 'inject',
+        z: 'tab',
+        x: 100,
+        y: 100,
+        wires: [['gen']],
+        props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }],
+        payload: 'a kite',
+        payloadType: 'str',
+        topic: 'handed-on',
+      },
+      {
+        id: 'gen',
+        type: 'piapi-task',
+        z: 'tab',
+        x: 300,
+        y: 100,
+        provider: 'cfg',
+        model: 'Qubico/flux1-schnell',
+        taskType: 'txt2img',
+        params: {},
+        completion: 'job',
+        wires: [['poll']],
+      },
       // Polling would start after an hour: only the webhook can complete the job within the test.
       { id: 'poll', type: 'job-poll', z: 'tab', x: 500, y: 100, provider: 'cfg', initialDelay: '3600000', maxDelay: '3600000', timeout: '', wires: [['show']] },
       { id: 'hook', type: 'job-webhook', z: 'tab', x: 300, y: 200, path: '/image-gen/webhook', wires: [[]] },
@@ -78,13 +149,13 @@ describe('a paid job survives a Node-RED restart', function () {
     ];
     await runtime.deploy(flow);
     sandbox.scriptJobs('piapi', { durationMs: 12_000 });
-    for (let pressed = false; !pressed; ) {
+    for (let pressed = false; !pressed;) {
       pressed = (await runtime.call('POST', '/inject/go')).status === 200;
       if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const journalFile = path.join(userDir, JOURNAL_FILE);
-    await waitFor(() => journaledJobs(journalFile).find((entry) => entry.nodeId === 'poll' && entry.job.id), 10_000, 'job-poll\'s journal entry');
-    assert.ok(journaledJobs(journalFile).find((entry) => entry.nodeId === 'poll')?.webhookSecretHash, 'the entry keeps the webhook secret\'s digest');
+    await waitFor(() => journaledJobs(journalFile).find((entry) => entry.nodeId === 'poll' && entry.job.id), 10_000, "job-poll's journal entry");
+    assert.ok(journaledJobs(journalFile).find((entry) => entry.nodeId === 'poll')?.webhookSecretHash, "the entry keeps the webhook secret's digest");
 
     await runtime.stop({ keepUserDir: true });
     runtime = await startRuntime('', userDir, undefined, port);
@@ -94,7 +165,10 @@ describe('a paid job survives a Node-RED restart', function () {
     assert.equal(log.split('[debug:by webhook]').length - 1, 1, 'delivered exactly once');
     assert.match(log, /topic: 'handed-on'/);
     assert.equal(sandbox.requestsTo('piapi', 'GET').length, 0, 'no poll was needed');
-    assert.ok(sandbox.webhooks.some((delivery) => delivery.status === 200), JSON.stringify(sandbox.webhooks.map(({ status, error }) => ({ status, error }))));
+    assert.ok(
+      sandbox.webhooks.some((delivery) => delivery.status === 200),
+      JSON.stringify(sandbox.webhooks.map(({ status, error }) => ({ status, error }))),
+    );
     assert.deepEqual(journaledJobs(journalFile), []);
   });
 });

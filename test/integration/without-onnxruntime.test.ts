@@ -29,7 +29,19 @@ describe('Node-RED where onnxruntime-node is not installed', function () {
       { id: 't', type: 'tab', label: 't' },
       { id: 'cfg', type: 'provider-config', name: 'sandbox', kind: 'sandbox' },
       { id: 'in1', type: 'inject', z: 't', x: 100, y: 100, props: [{ p: 'payload' }], payload: 'a cat', payloadType: 'str', wires: [['sd', 'wa']] },
-      { id: 'sd', type: 'local-sd', z: 't', x: 300, y: 100, model: 'sandbox-tiny-sd', device: 'cpu', threads: 0, prompt: '', params: { width: 64, height: 64 }, wires: [[]] },
+      {
+        id: 'sd',
+        type: 'local-sd',
+        z: 't',
+        x: 300,
+        y: 100,
+        model: 'sandbox-tiny-sd',
+        device: 'cpu',
+        threads: 0,
+        prompt: '',
+        params: { width: 64, height: 64 },
+        wires: [[]],
+      },
       { id: 'wa', type: 'workers-ai', z: 't', x: 300, y: 160, provider: 'cfg', endpoint: 'worker', model: '', prompt: '', params: {}, wires: [['ok']] },
       { id: 'ok', type: 'debug', z: 't', x: 500, y: 160, name: 'cloud-ok', console: true, complete: 'job', active: true, wires: [] },
       { id: 'c', type: 'catch', z: 't', x: 100, y: 220, scope: null, wires: [['bad']] },
@@ -37,8 +49,13 @@ describe('Node-RED where onnxruntime-node is not installed', function () {
     ];
     assert.equal((await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } })).status, 204);
     const start = runtime.log().length;
-    for (let answer = await runtime.call('POST', '/inject/in1'); answer.status === 404; answer = await runtime.call('POST', '/inject/in1')) await new Promise((resolve) => setTimeout(resolve, 50));
-    await waitFor(() => runtime.log().slice(start).includes('[debug:caught]') && runtime.log().slice(start).includes('[debug:cloud-ok]'), 20_000, 'both results');
+    for (let answer = await runtime.call('POST', '/inject/in1'); answer.status === 404; answer = await runtime.call('POST', '/inject/in1'))
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(
+      () => runtime.log().slice(start).includes('[debug:caught]') && runtime.log().slice(start).includes('[debug:cloud-ok]'),
+      20_000,
+      'both results',
+    );
     assert.ok(runtime.log().slice(start).includes(ONNXRUNTIME_MISSING), runtime.log().slice(start));
   });
 });

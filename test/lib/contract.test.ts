@@ -26,7 +26,10 @@ describe('lib/contract', () => {
       ['params as a Buffer', { params: Buffer.from('{}') }, /not a Buffer/],
     ] as const) {
       it(`refuses ${label}`, () => {
-        assert.throws(() => resolveRequest(msg as Record<string, unknown>, configured), (error: Error) => error instanceof InvalidRequestError && message.test(error.message));
+        assert.throws(
+          () => resolveRequest(msg as Record<string, unknown>, configured),
+          (error: Error) => error instanceof InvalidRequestError && message.test(error.message),
+        );
       });
     }
   });
@@ -55,6 +58,9 @@ describe('lib/contract', () => {
     assert.ok(jobSchema.safeParse({ provider: 'piapi', model: 'm', id: 'x', status: 'pending', params: {} }).success);
     const bad = jobSchema.safeParse({ provider: 'piapi', model: 'm', status: 'done', params: {} });
     assert.equal(bad.success, false);
-    assert.deepEqual(bad.error?.issues.map((issue) => issue.path.join('.')), ['status']);
+    assert.deepEqual(
+      bad.error?.issues.map((issue) => issue.path.join('.')),
+      ['status'],
+    );
   });
 });

@@ -74,30 +74,83 @@ interface Target {
 }
 
 const targets: Target[] = [
-  { label: 'flux-generate /flux', types: ['flux-generate'], node: { type: 'flux-generate', endpoint: 'flux', model: 'flux-pro', prompt: '', params: {}, completion: 'wait' }, poisons: [...POISON.prompt, ...POISON.model, ...POISON.params], fields: ['payload', 'topic', 'images', 'job'] },
-  { label: 'flux-generate jobs', types: ['flux-generate'], node: { type: 'flux-generate', endpoint: 'jobs', model: 'flux-dev', prompt: '', params: {}, completion: 'job' }, poisons: [...POISON.prompt, ...POISON.model, ...POISON.params], fields: ['payload', 'topic', 'job'] },
-  { label: 'piapi-task', types: ['piapi-task'], node: { type: 'piapi-task', model: 'Qubico/flux1-schnell', taskType: 'txt2img', prompt: '', params: {}, completion: 'wait' }, poisons: [...POISON.prompt, ...POISON.model, ...POISON.params, ['taskType', '../task']], fields: ['payload', 'topic'] },
-  { label: 'workers-ai worker', types: ['workers-ai'], node: { type: 'workers-ai', endpoint: 'worker', prompt: '', params: {} }, poisons: [...POISON.prompt, ...POISON.params], fields: ['payload', 'topic'] },
-  { label: 'workers-ai REST', types: ['workers-ai'], node: { type: 'workers-ai', endpoint: 'rest', model: '@cf/black-forest-labs/flux-1-schnell', prompt: '', params: {} }, poisons: [...POISON.prompt, ...POISON.model, ...POISON.params], fields: ['payload', 'topic'] },
+  {
+    label: 'flux-generate /flux',
+    types: ['flux-generate'],
+    node: { type: 'flux-generate', endpoint: 'flux', model: 'flux-pro', prompt: '', params: {}, completion: 'wait' },
+    poisons: [...POISON.prompt, ...POISON.model, ...POISON.params],
+    fields: ['payload', 'topic', 'images', 'job'],
+  },
+  {
+    label: 'flux-generate jobs',
+    types: ['flux-generate'],
+    node: { type: 'flux-generate', endpoint: 'jobs', model: 'flux-dev', prompt: '', params: {}, completion: 'job' },
+    poisons: [...POISON.prompt, ...POISON.model, ...POISON.params],
+    fields: ['payload', 'topic', 'job'],
+  },
+  {
+    label: 'piapi-task',
+    types: ['piapi-task'],
+    node: { type: 'piapi-task', model: 'Qubico/flux1-schnell', taskType: 'txt2img', prompt: '', params: {}, completion: 'wait' },
+    poisons: [...POISON.prompt, ...POISON.model, ...POISON.params, ['taskType', '../task']],
+    fields: ['payload', 'topic'],
+  },
+  {
+    label: 'workers-ai worker',
+    types: ['workers-ai'],
+    node: { type: 'workers-ai', endpoint: 'worker', prompt: '', params: {} },
+    poisons: [...POISON.prompt, ...POISON.params],
+    fields: ['payload', 'topic'],
+  },
+  {
+    label: 'workers-ai REST',
+    types: ['workers-ai'],
+    node: { type: 'workers-ai', endpoint: 'rest', model: '@cf/black-forest-labs/flux-1-schnell', prompt: '', params: {} },
+    poisons: [...POISON.prompt, ...POISON.model, ...POISON.params],
+    fields: ['payload', 'topic'],
+  },
   {
     label: 'local-sd',
     types: ['local-sd'],
     node: { type: 'local-sd', model: 'sandbox-tiny-sd', device: 'cpu', threads: 0, prompt: '', params: {} },
-    poisons: [...POISON.prompt, ['model', '../..'], ['model', 7], ['model', '/nonexistent/model'], ...POISON.params, ['params', { width: 100 }], ['params', { num_inference_steps: 0 }]],
+    poisons: [
+      ...POISON.prompt,
+      ['model', '../..'],
+      ['model', 7],
+      ['model', '/nonexistent/model'],
+      ...POISON.params,
+      ['params', { width: 100 }],
+      ['params', { num_inference_steps: 0 }],
+    ],
     fields: ['payload', 'topic'],
   },
   {
     label: 'job-poll',
     types: ['job-poll'],
     node: { type: 'job-poll', initialDelay: '', maxDelay: '', timeout: '' },
-    poisons: [['job', undefined], ['job', 'job_1'], ['job', { provider: 'piapi', model: 'm', id: '..', status: 'pending', params: {} }], ['job', { provider: 'nope', id: 'x', status: 'pending' }], ['job', JSON.parse('{"__proto__": {"polluted": "yes"}}')]],
+    poisons: [
+      ['job', undefined],
+      ['job', 'job_1'],
+      ['job', { provider: 'piapi', model: 'm', id: '..', status: 'pending', params: {} }],
+      ['job', { provider: 'nope', id: 'x', status: 'pending' }],
+      ['job', JSON.parse('{"__proto__": {"polluted": "yes"}}')],
+    ],
     fields: ['payload', 'topic', 'prompt'],
   },
   {
     label: 'save-image',
     types: ['save-image'],
     node: { type: 'save-image', directory: '', filename: '{seed}-{index}', collision: 'unique', preview: false, maxSize: '1' },
-    poisons: [['payload', 42], ['payload', null], ['payload', 'file:///etc/passwd'], ['payload', Buffer.from('not an image')], ['filename', '../../escape'], ['filename', '/etc/x'], ['filename', 7], ['images', [{ url: 'ftp://example.com/x.png' }]]],
+    poisons: [
+      ['payload', 42],
+      ['payload', null],
+      ['payload', 'file:///etc/passwd'],
+      ['payload', Buffer.from('not an image')],
+      ['filename', '../../escape'],
+      ['filename', '/etc/x'],
+      ['filename', 7],
+      ['images', [{ url: 'ftp://example.com/x.png' }]],
+    ],
     fields: ['topic', 'prompt', 'job'],
   },
 ];
@@ -126,8 +179,14 @@ describe('fuzzed messages into every node', function () {
         assert.ok(error.message.length <= 500, `message ${i}: a ${error.message.length}-character error`);
       }
       // PixelDojo's model catalogue is public and free, and is read to validate parameters: nothing else may be sent.
-      const sent = harness.sandbox.requests.filter((entry) => entry.api !== 'files' && !(entry.method === 'GET' && /^\/models(\/[\w.-]+)?$/.test(entry.path) && !entry.headers.authorization));
-      assert.deepEqual(sent.map((entry) => `${entry.method} ${entry.path}`), [], 'nothing paid or keyed reached the provider');
+      const sent = harness.sandbox.requests.filter(
+        (entry) => entry.api !== 'files' && !(entry.method === 'GET' && /^\/models(\/[\w.-]+)?$/.test(entry.path) && !entry.headers.authorization),
+      );
+      assert.deepEqual(
+        sent.map((entry) => `${entry.method} ${entry.path}`),
+        [],
+        'nothing paid or keyed reached the provider',
+      );
       assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype is untouched');
       assert.deepEqual(unhandled.splice(0), [], 'no unhandled rejection');
     });
@@ -138,7 +197,13 @@ describe('fuzzed messages into every node', function () {
       const random = new SeededRandom(2000 + targetIndex);
       const pick = <T>(items: T[]): T => items[random.nextUint32() % items.length];
       // Flow JSON is JSON: only values it can hold are tried as settings.
-      const pool = junk().filter((value) => value !== undefined && !Buffer.isBuffer(value) && JSON.stringify(value) === JSON.stringify(JSON.parse(JSON.stringify(value) ?? 'null')) && !/__proto__|constructor/.test(JSON.stringify(value)));
+      const pool = junk().filter(
+        (value) =>
+          value !== undefined &&
+          !Buffer.isBuffer(value) &&
+          JSON.stringify(value) === JSON.stringify(JSON.parse(JSON.stringify(value) ?? 'null')) &&
+          !/__proto__|constructor/.test(JSON.stringify(value)),
+      );
       for (let i = 0; i < 15; i++) {
         const node: Record<string, unknown> = { ...target.node };
         for (const setting of Object.keys(node).filter((key) => key !== 'type')) if (random.nextUint32() % 3 === 0) node[setting] = pick(pool);

@@ -27,7 +27,11 @@ describe('nodes given hostile settings and messages', function () {
 
   for (const [label, settings, message] of [
     ['a number as the configured model', { model: 42 }, /workers-ai's settings cannot be used: model: Invalid input: expected string, received number/],
-    ['an object as the configured prompt', { prompt: { text: 'p' } }, /workers-ai's settings cannot be used: prompt: Invalid input: expected string, received object/],
+    [
+      'an object as the configured prompt',
+      { prompt: { text: 'p' } },
+      /workers-ai's settings cannot be used: prompt: Invalid input: expected string, received object/,
+    ],
   ] as const) {
     it(`refuses ${label} through Catch, not with a TypeError`, async () => {
       const { run, sandbox } = await loadFlow(['workers-ai'], { ...rest, ...settings });

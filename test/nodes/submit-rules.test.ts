@@ -5,8 +5,20 @@ import { helper } from '../support/node-red';
 
 /** The paid-submit promises, checked on every submitting node against its own emulator. */
 const submitters: Array<{ type: string; node: Record<string, unknown>; api: SandboxApi; path: string; pollPath?: string }> = [
-  { type: 'flux-generate', node: { endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait' }, api: 'pixeldojo', path: '/models/flux-dev/run', pollPath: '/jobs/' },
-  { type: 'piapi-task', node: { model: 'Qubico/flux1-schnell', taskType: 'txt2img', params: {}, completion: 'wait' }, api: 'piapi', path: '/task', pollPath: '/task/' },
+  {
+    type: 'flux-generate',
+    node: { endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait' },
+    api: 'pixeldojo',
+    path: '/models/flux-dev/run',
+    pollPath: '/jobs/',
+  },
+  {
+    type: 'piapi-task',
+    node: { model: 'Qubico/flux1-schnell', taskType: 'txt2img', params: {}, completion: 'wait' },
+    api: 'piapi',
+    path: '/task',
+    pollPath: '/task/',
+  },
   { type: 'workers-ai', node: { endpoint: 'worker', params: {} }, api: 'workers-ai', path: '/' },
 ];
 
@@ -83,9 +95,18 @@ describe('every submitting node keeps the paid-submit promises', function () {
         assert.equal(out, undefined);
         assert.match(error?.message ?? '', /answered the paid request with success, so a job may exist and be billed: it was not sent again/);
         assert.equal(sandbox.requestsTo(api, 'POST').length, 1, 'sent once');
-        const status = (await helper.request().get('/image-gen/provider-config/cfg/status')).body as { budget: { spent: Record<string, number>; jobs: Array<{ sent: boolean }> } };
-        assert.deepEqual(status.budget.jobs.map((job) => job.sent), [true], 'the reservation is kept as sent');
-        assert.ok(Object.values(status.budget.spent).every((amount) => amount > 0), JSON.stringify(status.budget.spent));
+        const status = (await helper.request().get('/image-gen/provider-config/cfg/status')).body as {
+          budget: { spent: Record<string, number>; jobs: Array<{ sent: boolean }> };
+        };
+        assert.deepEqual(
+          status.budget.jobs.map((job) => job.sent),
+          [true],
+          'the reservation is kept as sent',
+        );
+        assert.ok(
+          Object.values(status.budget.spent).every((amount) => amount > 0),
+          JSON.stringify(status.budget.spent),
+        );
       });
     }
   }

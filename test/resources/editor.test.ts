@@ -29,7 +29,7 @@ function loadEditor(): { helpers: EditorHelpers; textarea: { value: string }; no
   return { helpers: window.ImageGenEditor as EditorHelpers, textarea, notices };
 }
 
-describe('resources/editor.js (the editors\' shared parameters box)', () => {
+describe("resources/editor.js (the editors' shared parameters box)", () => {
   const node = (params: unknown) => ({ params, _: (key: string) => `translated ${key}` });
   // Objects made inside the vm context have that context's prototypes: compare them as JSON.
   const plain = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
@@ -64,14 +64,17 @@ describe('resources/editor.js (the editors\' shared parameters box)', () => {
     });
   }
 
-  it('is included by every editor that uses it, and each error key it is given exists in that node\'s messages', () => {
+  it("is included by every editor that uses it, and each error key it is given exists in that node's messages", () => {
     for (const type of fs.readdirSync(path.join(REPO_ROOT, 'nodes'))) {
       const file = path.join(REPO_ROOT, 'nodes', type, `${type}.html`);
       if (!fs.existsSync(file)) continue;
       const html = fs.readFileSync(file, 'utf8');
       if (!html.includes('ImageGenEditor.saveParams')) continue;
       assert.ok(html.includes('src="resources/node-red-contrib-image-gen/editor.js"'), `${type}.html uses the helpers without loading them`);
-      const messages = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'nodes', type, 'locales', 'en-US', `${type}.json`), 'utf8')) as Record<string, { errors?: { params?: string } }>;
+      const messages = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'nodes', type, 'locales', 'en-US', `${type}.json`), 'utf8')) as Record<
+        string,
+        { errors?: { params?: string } }
+      >;
       assert.ok(messages[type]?.errors?.params, `${type} has no errors.params message`);
     }
   });

@@ -53,7 +53,17 @@ export interface SoakReport {
 }
 
 /** The targets a message is routed to, each a node (and completion) of the pack. */
-const TARGETS = ['flux-sync', 'flux-wait', 'flux-webhook', 'flux-job', 'piapi-wait', 'piapi-webhook', 'piapi-job', 'workers-ai-worker', 'workers-ai-rest'] as const;
+const TARGETS = [
+  'flux-sync',
+  'flux-wait',
+  'flux-webhook',
+  'flux-job',
+  'piapi-wait',
+  'piapi-webhook',
+  'piapi-job',
+  'workers-ai-worker',
+  'workers-ai-rest',
+] as const;
 type Target = (typeof TARGETS)[number];
 /** Targets whose jobs outlive a request, so they can be held pending across a redeploy or restart. */
 const ASYNC_TARGETS: Target[] = ['flux-wait', 'flux-webhook', 'flux-job', 'piapi-wait', 'piapi-webhook', 'piapi-job'];
@@ -123,10 +133,52 @@ function soakFlow(sandbox: SandboxServer, nodeRedPort: number, collectorPort: nu
     const [family, mode] = target.split(/-(?=[^-]+$)/) as [string, string];
     const completion = ['wait', 'webhook', 'job'].includes(mode) ? mode : 'wait';
     const outputs = target === 'flux-job' ? [['poll.pd']] : target === 'piapi-job' ? [['poll.pi']] : [['result']];
-    if (family === 'flux' && mode === 'sync') return { type: 'flux-generate', provider: 'pd', endpoint: 'flux', model: 'flux-pro', prompt: '', params: {}, completion: 'wait', download: false, wires: outputs };
-    if (family === 'flux') return { type: 'flux-generate', provider: 'pd', endpoint: 'jobs', model: 'flux-dev', prompt: '', params: {}, completion, download: false, wires: outputs };
-    if (family === 'piapi') return { type: 'piapi-task', provider: 'pi', model: 'Qubico/flux1-schnell', taskType: 'txt2img', prompt: '', params: {}, completion, serviceMode: '', download: false, wires: outputs };
-    return { type: 'workers-ai', provider: mode === 'worker' ? 'wk' : 'cf', endpoint: mode === 'worker' ? 'worker' : 'rest', model: '@cf/black-forest-labs/flux-1-schnell', prompt: '', params: {}, wires: outputs };
+    if (family === 'flux' && mode === 'sync')
+      return {
+        type: 'flux-generate',
+        provider: 'pd',
+        endpoint: 'flux',
+        model: 'flux-pro',
+        prompt: '',
+        params: {},
+        completion: 'wait',
+        download: false,
+        wires: outputs,
+      };
+    if (family === 'flux')
+      return {
+        type: 'flux-generate',
+        provider: 'pd',
+        endpoint: 'jobs',
+        model: 'flux-dev',
+        prompt: '',
+        params: {},
+        completion,
+        download: false,
+        wires: outputs,
+      };
+    if (family === 'piapi')
+      return {
+        type: 'piapi-task',
+        provider: 'pi',
+        model: 'Qubico/flux1-schnell',
+        taskType: 'txt2img',
+        prompt: '',
+        params: {},
+        completion,
+        serviceMode: '',
+        download: false,
+        wires: outputs,
+      };
+    return {
+      type: 'workers-ai',
+      provider: mode === 'worker' ? 'wk' : 'cf',
+      endpoint: mode === 'worker' ? 'worker' : 'rest',
+      model: '@cf/black-forest-labs/flux-1-schnell',
+      prompt: '',
+      params: {},
+      wires: outputs,
+    };
   };
   const collector = `http://127.0.0.1:${collectorPort}/outcome`;
   /** A change node that turns a message into its outcome (a JSONata object) for the collector. */
@@ -174,8 +226,28 @@ function soakFlow(sandbox: SandboxServer, nodeRedPort: number, collectorPort: nu
       wires: TARGETS.map((target) => [`gen.${target}`]),
     },
     ...TARGETS.map((target) => ({ ...common, id: `gen.${target}`, name: target, ...node(target) })),
-    { ...common, id: 'poll.pd', type: 'job-poll', provider: 'pd', initialDelay: '200', maxDelay: '1000', timeout: '120000', download: false, wires: [['result']] },
-    { ...common, id: 'poll.pi', type: 'job-poll', provider: 'pi', initialDelay: '200', maxDelay: '1000', timeout: '120000', download: false, wires: [['result']] },
+    {
+      ...common,
+      id: 'poll.pd',
+      type: 'job-poll',
+      provider: 'pd',
+      initialDelay: '200',
+      maxDelay: '1000',
+      timeout: '120000',
+      download: false,
+      wires: [['result']],
+    },
+    {
+      ...common,
+      id: 'poll.pi',
+      type: 'job-poll',
+      provider: 'pi',
+      initialDelay: '200',
+      maxDelay: '1000',
+      timeout: '120000',
+      download: false,
+      wires: [['result']],
+    },
     { ...common, id: 'hook', type: 'job-webhook', path: '/image-gen/webhook', wires: [['result']] },
     outcome('result', '{"prompt": prompt, "kind": "result"}'),
     { ...common, id: 'catch', type: 'catch', scope: caught, uncaught: false, wires: [['failure']] },
@@ -183,7 +255,6 @@ function soakFlow(sandbox: SandboxServer, nodeRedPort: number, collectorPort: nu
     { ...common, id: 'post', type: 'http request', method: 'POST', ret: 'txt', url: collector, paytoqs: 'ignore', wires: [] },
   ];
 }
-
 
 /** The collector: where the flow posts each message's one outcome. */
 async function startCollector(): Promise<{ port: number; outcomes: Map<number, Array<{ kind: string; error?: string }>>; close(): Promise<void> }> {
@@ -319,7 +390,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     for (const interruption of ['redeploy', 'redeploy', 'kill -9 and restart'] as const) {
       await batchThenHold(perRound);
       if (process.env.SOAK_DEBUG) for (const [id, list] of [...collector.outcomes].slice(0, 5)) options.log(`  ${id} ${sent.get(id)} ${JSON.stringify(list)}`);
-      options.log(`  ${counter} sent, ${submitted().size} submitted, ${collector.outcomes.size} with an outcome; ${interruption} with ${outstanding(held).length} held jobs pending`);
+      options.log(
+        `  ${counter} sent, ${submitted().size} submitted, ${collector.outcomes.size} with an outcome; ${interruption} with ${outstanding(held).length} held jobs pending`,
+      );
       if (interruption === 'redeploy') {
         await runtime.deploy(flow);
       } else {
@@ -337,20 +410,27 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let openHandlesAfter: Record<string, number> = {};
     const excess = (): Record<string, number> => {
       const now = probe()?.resources ?? {};
-      return Object.fromEntries(Object.entries(now).flatMap(([type, count]) => (count > (baselineResources[type] ?? 0) ? [[type, count - (baselineResources[type] ?? 0)]] : [])));
+      return Object.fromEntries(
+        Object.entries(now).flatMap(([type, count]) => (count > (baselineResources[type] ?? 0) ? [[type, count - (baselineResources[type] ?? 0)]] : [])),
+      );
     };
     await waitFor(() => Object.keys((openHandlesAfter = excess())).length === 0, 15_000, 'open handles to close').catch(() => undefined);
     const heapGrowthMb = ((await heapAfterGc()) - baselineHeap) / 1024 / 1024;
     keepLoopFigures();
     if (runtime.exitCode() !== null) crashes++;
 
-    const submits = sandbox.requests.filter((entry) => entry.method === 'POST' && entry.api !== 'files' && entry.status !== 429 && promptIdOf(entry.body) !== undefined);
+    const submits = sandbox.requests.filter(
+      (entry) => entry.method === 'POST' && entry.api !== 'files' && entry.status !== 429 && promptIdOf(entry.body) !== undefined,
+    );
     const outcomeLists = [...sent.keys()].map((id) => collector.outcomes.get(id) ?? []);
     const errorKinds: Record<string, number> = {};
     for (const list of outcomeLists) {
       for (const outcome of list) {
         if (outcome.kind !== 'error') continue;
-        const kind = (outcome.error ?? '').replace(/soak-\d+.*$/, '').replace(/[0-9a-f]{8,}|\d+/g, '#').slice(0, 90);
+        const kind = (outcome.error ?? '')
+          .replace(/soak-\d+.*$/, '')
+          .replace(/[0-9a-f]{8,}|\d+/g, '#')
+          .slice(0, 90);
         errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
       }
     }
@@ -390,7 +470,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 export function brokenPromises(report: SoakReport): string[] {
   const broken: string[] = [];
   if (report.submitsReceived + report.refusedBeforeSubmit !== report.jobsSubmitted) {
-    broken.push(`${report.jobsSubmitted} jobs submitted, but the sandbox received ${report.submitsReceived} and ${report.refusedBeforeSubmit} were refused before sending`);
+    broken.push(
+      `${report.jobsSubmitted} jobs submitted, but the sandbox received ${report.submitsReceived} and ${report.refusedBeforeSubmit} were refused before sending`,
+    );
   }
   if (report.submitsDuplicated > 0) broken.push(`${report.submitsDuplicated} paid submits sent twice`);
   if (report.lost > 0) broken.push(`${report.lost} results lost`);

@@ -28,7 +28,15 @@ export async function ensureChromium(): Promise<{ ready: true } | { ready: false
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -82,6 +90,11 @@ export async function clearFirstRunOverlays(page: Page): Promise<void> {
 
 /** Waits for the editor's first-run questions to arrive (Node-RED asks them once its palette is loaded), and closes them. */
 export async function settleFirstRun(page: Page): Promise<void> {
-  await page.locator('.red-ui-tourGuide-popover').or(page.getByRole('button', { name: 'No, do not enable notifications' })).first().waitFor({ timeout: 10_000 }).catch(() => undefined);
+  await page
+    .locator('.red-ui-tourGuide-popover')
+    .or(page.getByRole('button', { name: 'No, do not enable notifications' }))
+    .first()
+    .waitFor({ timeout: 10_000 })
+    .catch(() => undefined);
   await clearFirstRunOverlays(page);
 }

@@ -46,7 +46,11 @@ export async function loadFlow(
     { id: 'caught', z: 'f1', type: 'helper' },
     ...(options.extra ?? []).map((node) => ({ z: 'f1', ...node })),
   ].map((node) => ('z' in node ? { x: 100, y: 100, ...node } : node));
-  await helper.load([...['provider-config', ...types].map(nodeModule), ...(options.modules ?? [])], flow, options.credentials ? { cfg: options.credentials } : undefined);
+  await helper.load(
+    [...['provider-config', ...types].map(nodeModule), ...(options.modules ?? [])],
+    flow,
+    options.credentials ? { cfg: options.credentials } : undefined,
+  );
   const connection = helper.getNode('cfg').connection as ProviderConnection;
   const sandbox = connection.kind === 'sandbox' ? await connection.sandbox() : (undefined as unknown as SandboxServer);
   const outputs: Msg[] = [];

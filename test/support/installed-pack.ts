@@ -17,7 +17,10 @@ const NODE_RED_PROJECT = { name: 'node-red-project', description: 'A Node-RED Pr
  */
 export function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
-  env.PATH = (process.env.PATH ?? '').split(path.delimiter).filter((dir) => !dir.includes(`node_modules${path.sep}.bin`)).join(path.delimiter);
+  env.PATH = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((dir) => !dir.includes(`node_modules${path.sep}.bin`))
+    .join(path.delimiter);
   return { ...env, ...extra };
 }
 
@@ -39,7 +42,11 @@ export interface InstalledPack {
  * The npm that Node-RED's palette manager runs (its own dependency, npm 10 today). npm 10 runs every
  * dependency's install script, as most users' npm does.
  */
-const PALETTE_NPM = path.join(path.dirname(require.resolve('npm/package.json', { paths: [path.dirname(require.resolve('@node-red/registry', { paths: [REPO_ROOT] }))] })), 'bin', 'npm-cli.js');
+const PALETTE_NPM = path.join(
+  path.dirname(require.resolve('npm/package.json', { paths: [path.dirname(require.resolve('@node-red/registry', { paths: [REPO_ROOT] }))] })),
+  'bin',
+  'npm-cli.js',
+);
 
 /** Runs an npm command line given as text (`NAME=value ... npm args`) with the palette manager's npm. */
 function runNpm(commandLine: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
@@ -76,7 +83,10 @@ export function installedPack(options: { onnxruntime: boolean }): Promise<Instal
       const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-installed-'));
       fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify(NODE_RED_PROJECT, null, 4));
       const npm = { cwd: userDir, env: userEnv() };
-      const pack = await runNpm(['npm', 'install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', tarball], npm);
+      const pack = await runNpm(
+        ['npm', 'install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', tarball],
+        npm,
+      );
       let installLog = pack.stdout + pack.stderr;
       if (options.onnxruntime) {
         const ort = await runNpm(ONNXRUNTIME_CPU_INSTALL.split(' '), npm);

@@ -19,7 +19,10 @@ declare module 'node-red-node-test-helper' {
 
   interface Helper {
     /** The runtime's event bus (internal): RED.comms.publish emits `comms` on it. */
-    _events: { on(event: string, listener: (event: { topic: string; data: unknown }) => void): void; off(event: string, listener: (event: { topic: string; data: unknown }) => void): void };
+    _events: {
+      on(event: string, listener: (event: { topic: string; data: unknown }) => void): void;
+      off(event: string, listener: (event: { topic: string; data: unknown }) => void): void;
+    };
     init(runtimePath: string, userSettings?: Record<string, unknown>): void;
     /** Merges settings into the runtime's (e.g. a userDir for the job journal). */
     settings(userSettings: Record<string, unknown>): Record<string, unknown>;

@@ -10,7 +10,7 @@ export function pngSize(png: Uint8Array): { width: number; height: number } {
 export function rgbOf(png: Uint8Array): Uint8Array {
   const buffer = Buffer.from(png);
   const chunks: Buffer[] = [];
-  for (let offset = 8; offset < buffer.length; ) {
+  for (let offset = 8; offset < buffer.length;) {
     const length = buffer.readUInt32BE(offset);
     if (buffer.toString('latin1', offset + 4, offset + 8) === 'IDAT') chunks.push(buffer.subarray(offset + 8, offset + 8 + length));
     offset += 12 + length;

@@ -47,7 +47,6 @@ function exportedSettings(): Record<string, unknown> {
     log: { warn: noop, info: noop, error: noop },
   };
   for (const type of Object.keys(RUNTIME)) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     (require(path.join(REPO_ROOT, 'dist', 'nodes', type, `${type}.js`)) as (api: unknown) => void)(RED);
   }
   return settings;
@@ -80,15 +79,30 @@ function candidates(schema: unknown, next: () => number): unknown[] {
   const numbers = new Set<number>([0, 1, -1, 1.5, 12, 255, 256, 257, 999, 1000, 1001, 3600000, 86400, 86401, 86400000, 86400001, 1e9, 1e9 + 1, 2 ** 53, 1e21]);
   const enums = new Set<string>();
   JSON.stringify(schema, (key, value: unknown) => {
-    if ((key === 'minimum' || key === 'maximum') && typeof value === 'number') [value - 1, value - 0.5, value, value + 0.5, value + 1].forEach((n) => numbers.add(n));
+    if ((key === 'minimum' || key === 'maximum') && typeof value === 'number')
+      [value - 1, value - 0.5, value, value + 0.5, value + 1].forEach((n) => numbers.add(n));
     if (key === 'enum' && Array.isArray(value)) value.forEach((choice) => enums.add(String(choice)));
     return value;
   });
   const texts = ['', ' ', ' 12 ', '1e3', '0x10', '1_000', 'abc', 'Infinity', '-Infinity', 'NaN', 'null', 'true', '[]', '{}', '12s', '٣'];
-  const urls = ['http://a', 'https://api.example.com/v1/', 'HTTPS://X.Y', 'ftp://a', 'http://', 'http:// a', 'https://a b', '//a', 'http://a?x', 'http://?x', 'javascript:alert(1)'];
+  const urls = [
+    'http://a',
+    'https://api.example.com/v1/',
+    'HTTPS://X.Y',
+    'ftp://a',
+    'http://',
+    'http:// a',
+    'https://a b',
+    '//a',
+    'http://a?x',
+    'http://?x',
+    'javascript:alert(1)',
+  ];
   const paths = ['/', '/a', '/a/b', '/image-gen/webhook', '/a/../b', '/..', '/a/..b', '/a/.', '/a b', 'a/b', '/a//b', '/ä', '/a~b.c-d_e'];
   const alphabet = '0123456789.-+e xX/:ahtps_~?#ä';
-  const generated = Array.from({ length: 60 }, () => Array.from({ length: Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]).join(''));
+  const generated = Array.from({ length: 60 }, () =>
+    Array.from({ length: Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]).join(''),
+  );
   return [
     undefined,
     null,
@@ -123,7 +137,11 @@ describe('lib/editor node settings: the dialog and the runtime accept the same v
         for (const value of candidates(propertySchema, next)) {
           const runtime = schema.safeParse({ ...base, [property]: value }).success;
           const editor = accepts(type, property, value);
-          assert.equal(editor, runtime, `${type}.${property} = ${JSON.stringify(value)}: the editor ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`);
+          assert.equal(
+            editor,
+            runtime,
+            `${type}.${property} = ${JSON.stringify(value)}: the editor ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`,
+          );
           compared++;
         }
       }
@@ -131,7 +149,7 @@ describe('lib/editor node settings: the dialog and the runtime accept the same v
     });
   }
 
-  it('every editor validates each setting of its node with the runtime\'s schema, and a new node\'s defaults are accepted by both', () => {
+  it("every editor validates each setting of its node with the runtime's schema, and a new node's defaults are accepted by both", () => {
     for (const [type, { schema }] of Object.entries(RUNTIME)) {
       const defaults = editorDefaults(type, settings);
       const exported = settings[`${type.replace(/-(\w)/g, (_match, letter: string) => letter.toUpperCase())}Schema`] as { properties: Record<string, unknown> };
@@ -141,7 +159,11 @@ describe('lib/editor node settings: the dialog and the runtime accept the same v
         assert.ok(field?.validate, `${type}.html does not validate ${property}`);
         assert.equal(field.validate(field.value), true, `${type}.html refuses its own default ${property}`);
         for (const value of ['', '-1', 'bogus', 12, {}]) {
-          assert.equal(field.validate(value), schema.safeParse({ ...RUNTIME[type]?.base, [property]: value }).success, `${type}.${property} = ${JSON.stringify(value)}`);
+          assert.equal(
+            field.validate(value),
+            schema.safeParse({ ...RUNTIME[type]?.base, [property]: value }).success,
+            `${type}.${property} = ${JSON.stringify(value)}`,
+          );
         }
         values[property] = field.value;
       }

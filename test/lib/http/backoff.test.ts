@@ -5,8 +5,14 @@ describe('lib/http backoff', () => {
   it('grows exponentially with equal jitter and stays under the cap', () => {
     const low = { initialMs: 100, maxMs: 1000, random: () => 0 };
     const high = { initialMs: 100, maxMs: 1000, random: () => 0.999999 };
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, low)), [50, 100, 200, 400, 500, 500]);
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, high)), [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, low)),
+      [50, 100, 200, 400, 500, 500],
+    );
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, high)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
   });
 
   it('reads Retry-After in seconds and as an HTTP date', () => {

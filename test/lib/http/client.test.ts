@@ -137,9 +137,7 @@ describe('lib/http HttpClient (against the sandbox)', () => {
     });
 
     it('are not retried after a 400, which names the documented problem', async () => {
-      const error = await rejectionOf(
-        client().json({ method: 'POST', path: 'flux', json: { prompt: 'x', num_outputs: 99 }, intent: 'submit' }, fluxSchema),
-      );
+      const error = await rejectionOf(client().json({ method: 'POST', path: 'flux', json: { prompt: 'x', num_outputs: 99 }, intent: 'submit' }, fluxSchema));
       assert.ok(error instanceof ProviderError);
       assert.equal(error.status, 400);
       assert.equal(error.mayHaveBeenAccepted, false);
@@ -221,7 +219,10 @@ describe('lib/http HttpClient (against the sandbox)', () => {
       const limiter = new RateLimiter({ limit, windowMs, maxWaiting: 500, name: 'test' });
       const target = client({ rateLimiter: limiter });
       await Promise.all(Array.from({ length: 200 }, () => read(target)));
-      const times = sandbox.requestsTo('pixeldojo', 'GET', '/models').map((entry) => entry.receivedAt).sort((a, b) => a - b);
+      const times = sandbox
+        .requestsTo('pixeldojo', 'GET', '/models')
+        .map((entry) => entry.receivedAt)
+        .sort((a, b) => a - b);
       assert.equal(times.length, 200);
       for (let i = 0; i + limit < times.length; i++) {
         // The limiter spaces request starts exactly (see limiters.test); arrivals also carry connection-setup
@@ -286,7 +287,13 @@ describe('lib/http HttpClient (against the sandbox)', () => {
         await rejectionOf(read(target)),
         await rejectionOf(target.send({ method: 'GET', path: `accounts/${accountId}/jobs`, intent: 'read' })),
         await rejectionOf(
-          new HttpClient({ provider: 'X', baseUrl: `http://127.0.0.1:${await freePort()}/${accountId}`, secrets: [accountId], timeoutMs: 500, retry: { maxRetries: 0 } }).send({
+          new HttpClient({
+            provider: 'X',
+            baseUrl: `http://127.0.0.1:${await freePort()}/${accountId}`,
+            secrets: [accountId],
+            timeoutMs: 500,
+            retry: { maxRetries: 0 },
+          }).send({
             method: 'GET',
             path: apiKey,
             intent: 'read',

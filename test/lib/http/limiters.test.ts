@@ -115,7 +115,10 @@ describe('lib/http limiters', () => {
         ),
       );
       assert.equal(peak, 3);
-      assert.deepEqual(results, Array.from({ length: 20 }, (_, index) => index));
+      assert.deepEqual(
+        results,
+        Array.from({ length: 20 }, (_, index) => index),
+      );
       assert.equal(limiter.inFlight, 0);
     });
 

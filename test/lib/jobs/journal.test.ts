@@ -29,7 +29,13 @@ describe('lib/jobs journal', () => {
     await journal.update('key-c', { orphanReported: true });
     const reread = new JobJournal(file, () => assert.fail('no warning expected'));
     await reread.load();
-    assert.deepEqual(reread.list().map((item) => [item.job.id, item.orphanReported]), [['a', undefined], ['c', true]]);
+    assert.deepEqual(
+      reread.list().map((item) => [item.job.id, item.orphanReported]),
+      [
+        ['a', undefined],
+        ['c', true],
+      ],
+    );
     assert.deepEqual(fs.readdirSync(dir), ['jobs.jsonl'], 'no temporary file is left');
   });
 
@@ -80,13 +86,19 @@ describe('lib/jobs journal', () => {
     const warnings: string[] = [];
     const reread = new JobJournal(file, (message) => warnings.push(message));
     await reread.load();
-    assert.deepEqual(reread.list().map((item) => item.job.id), ['a', 'b', 'c']);
+    assert.deepEqual(
+      reread.list().map((item) => item.job.id),
+      ['a', 'b', 'c'],
+    );
     assert.equal(warnings.length, 1);
     assert.match(warnings[0], /last record was cut short .* and was skipped/);
     await reread.add(entry('e'));
     const third = new JobJournal(file, () => assert.fail('no warning expected after the torn record was written over'));
     await third.load();
-    assert.deepEqual(third.list().map((item) => item.job.id), ['a', 'b', 'c', 'e']);
+    assert.deepEqual(
+      third.list().map((item) => item.job.id),
+      ['a', 'b', 'c', 'e'],
+    );
   });
 
   it('finds a job by its webhook secret digest, as it changes', async () => {
@@ -101,7 +113,10 @@ describe('lib/jobs journal', () => {
     fs.writeFileSync(path.join(dir, 'image-gen-jobs.json'), JSON.stringify({ version: 1, jobs: [entry('old')] }));
     const journal = new JobJournal(path.join(dir, 'image-gen-jobs.jsonl'), () => assert.fail('no warning expected'));
     await journal.load();
-    assert.deepEqual(journal.list().map((item) => item.job.id), ['old']);
+    assert.deepEqual(
+      journal.list().map((item) => item.job.id),
+      ['old'],
+    );
     assert.deepEqual(fs.readdirSync(dir), ['image-gen-jobs.jsonl']);
     const reread = new JobJournal(path.join(dir, 'image-gen-jobs.jsonl'), () => undefined);
     await reread.load();

@@ -22,7 +22,13 @@ const transient = () => new ProviderError('503', { provider: 'P', kind: 'http', 
 
 describe('lib/jobs pollUntilDone', () => {
   it('waits before each poll with backoff that doubles up to the cap', async () => {
-    const job = script({ status: 'pending' }, { status: 'processing' }, { status: 'processing' }, { status: 'processing' }, { status: 'completed', images: [{ url: 'u' }] });
+    const job = script(
+      { status: 'pending' },
+      { status: 'processing' },
+      { status: 'processing' },
+      { status: 'processing' },
+      { status: 'completed', images: [{ url: 'u' }] },
+    );
     const done = await pollUntilDone('j1', 'P', job.fetch, fast);
     assert.equal(done.images?.[0].url, 'u');
     const gaps = job.calls.map((at, index) => at - (job.calls[index - 1] ?? 0));
@@ -36,13 +42,19 @@ describe('lib/jobs pollUntilDone', () => {
     const updates: Array<[string, number]> = [];
     const job = script({ status: 'pending' }, { status: 'completed' });
     await pollUntilDone('j1', 'P', job.fetch, { ...fast, onUpdate: (snapshot, elapsed) => updates.push([snapshot.status, elapsed]) });
-    assert.deepEqual(updates.map(([status]) => status), ['pending', 'completed']);
+    assert.deepEqual(
+      updates.map(([status]) => status),
+      ['pending', 'completed'],
+    );
     assert.ok(updates[1][1] > updates[0][1]);
   });
 
   it('reads a job again after up to three unreadable answers in a row, and fails on the fourth', async () => {
-    const unreadable = () => new ProviderError('P sent an answer that is not JSON (HTTP 200)', { provider: 'P', kind: 'malformed', status: 200, retryable: false });
-    const recovers = script(unreadable(), unreadable(), unreadable(), { status: 'processing' }, unreadable(), unreadable(), unreadable(), { status: 'completed' });
+    const unreadable = () =>
+      new ProviderError('P sent an answer that is not JSON (HTTP 200)', { provider: 'P', kind: 'malformed', status: 200, retryable: false });
+    const recovers = script(unreadable(), unreadable(), unreadable(), { status: 'processing' }, unreadable(), unreadable(), unreadable(), {
+      status: 'completed',
+    });
     assert.equal((await pollUntilDone('j1', 'P', recovers.fetch, fast)).status, 'completed');
     assert.equal(recovers.calls.length, 8);
     const fourth = unreadable();
@@ -83,7 +95,7 @@ describe('lib/jobs pollUntilDone', () => {
     assert.equal((await pending).name, 'AbortError');
   });
 
-  it('reads job-poll\'s settings with the range its editor uses: empty for the defaults, 1 to 86400000 ms', () => {
+  it("reads job-poll's settings with the range its editor uses: empty for the defaults, 1 to 86400000 ms", () => {
     assert.deepEqual(jobPollSettingsSchema.parse({ initialDelay: '', maxDelay: undefined, timeout: '5000', download: true }), {
       download: true,
       poll: { initialDelayMs: 2_000, maxDelayMs: 30_000, timeoutMs: 5_000 },

@@ -14,7 +14,12 @@ import {
 } from '../../../lib/jobs/webhooks';
 import type { WebhookDelivery } from '../../../lib/jobs/webhooks';
 
-const completed = (secret: string, jobId = 'task-1'): WebhookDelivery => ({ provider: 'piapi', secret, jobId, snapshot: { status: 'completed', images: [{ url: 'u' }] } });
+const completed = (secret: string, jobId = 'task-1'): WebhookDelivery => ({
+  provider: 'piapi',
+  secret,
+  jobId,
+  snapshot: { status: 'completed', images: [{ url: 'u' }] },
+});
 
 describe('lib/jobs webhooks', () => {
   it('makes a different long secret per job, and keeps only a digest that compares in constant time', () => {
@@ -40,10 +45,16 @@ describe('lib/jobs webhooks', () => {
     assert.equal(deliveryCredentials({ token: '' }, {}), undefined);
     assert.equal(deliveryCredentials({}, { 'x-webhook-secret': ['a', 'b'] }), undefined);
 
-    const piapi = readDelivery({ provider: 'piapi', secret: 's' }, { timestamp: 1, data: { task_id: 't1', status: 'Completed', output: { image_urls: ['a', 'b'] } } });
+    const piapi = readDelivery(
+      { provider: 'piapi', secret: 's' },
+      { timestamp: 1, data: { task_id: 't1', status: 'Completed', output: { image_urls: ['a', 'b'] } } },
+    );
     assert.equal(piapi?.jobId, 't1');
     assert.equal(piapi?.snapshot.status, 'completed', 'status compared case-insensitively');
-    assert.deepEqual(piapi?.snapshot.images?.map((image) => image.url), ['a', 'b']);
+    assert.deepEqual(
+      piapi?.snapshot.images?.map((image) => image.url),
+      ['a', 'b'],
+    );
     assert.equal(readDelivery({ provider: 'piapi', secret: 's' }, { timestamp: 1, data: { task_id: 't1', status: 'staged' } })?.snapshot.status, 'pending');
     assert.equal(readDelivery({ provider: 'piapi', secret: 's' }, { data: { status: 'completed' } }), undefined, 'no task_id');
     assert.equal(readDelivery({ provider: 'piapi', secret: 's' }, { timestamp: 1, data: { task_id: 't', status: 'exploded' } }), undefined, 'unknown status');
@@ -118,9 +129,13 @@ describe('lib/jobs webhooks', () => {
     assert.ok(pulled <= 12, `stopped after ${pulled} chunks`);
   });
 
-  it('takes a JSON body that Node-RED\'s admin body parser already read (admin and node routes both at /), within the cap', async () => {
+  it("takes a JSON body that Node-RED's admin body parser already read (admin and node routes both at /), within the cap", async () => {
     const request = (chunks: Array<string | Buffer>, extra: { body?: unknown; _body?: boolean; length?: number } = {}) =>
-      Object.assign(Readable.from(chunks), { headers: extra.length === undefined ? {} : { 'content-length': String(extra.length) }, body: extra.body, _body: extra._body });
+      Object.assign(Readable.from(chunks), {
+        headers: extra.length === undefined ? {} : { 'content-length': String(extra.length) },
+        body: extra.body,
+        _body: extra._body,
+      });
     const task = { timestamp: 1, data: { task_id: 't', status: 'completed' } };
     assert.deepEqual(await readWebhookBody(request([], { body: task, _body: true }), 1024), { kind: 'json', value: task });
     assert.deepEqual(await readWebhookBody(request([JSON.stringify(task)]), 1024), { kind: 'json', value: task });

@@ -44,7 +44,8 @@ describe('local model folders', () => {
   it('resolves a model name inside the models directory and refuses names that leave it', () => {
     assert.equal(resolveModelFolder('sd15', root), path.join(root, 'sd15'));
     assert.equal(resolveModelFolder('/opt/models/sd15', root), '/opt/models/sd15');
-    for (const bad of ['..', '../etc', 'a/../../b', 'a\\b', '.']) assert.throws(() => resolveModelFolder(bad, root), /must be a folder name inside the models directory/, bad);
+    for (const bad of ['..', '../etc', 'a/../../b', 'a\\b', '.'])
+      assert.throws(() => resolveModelFolder(bad, root), /must be a folder name inside the models directory/, bad);
     assert.throws(() => resolveModelFolder('  ', root), /no model is selected/);
   });
 
@@ -54,9 +55,17 @@ describe('local model folders', () => {
     await writeFile(path.join(root, 'notes.txt'), 'not a model');
     assert.deepEqual(
       (await listModelFolders(root)).map((model) => [model.name, model.img2img]),
-      [['a-model', true], ['b-model', false], [SANDBOX_MODEL, false], [INPAINTING, false]],
+      [
+        ['a-model', true],
+        ['b-model', false],
+        [SANDBOX_MODEL, false],
+        [INPAINTING, false],
+      ],
     );
-    assert.deepEqual((await listModelFolders(path.join(root, 'missing'))).map((model) => model.name), [SANDBOX_MODEL, INPAINTING]);
+    assert.deepEqual(
+      (await listModelFolders(path.join(root, 'missing'))).map((model) => model.name),
+      [SANDBOX_MODEL, INPAINTING],
+    );
   });
 
   it('writes the sandbox model on first use, once when asked twice at once, and never shows it half-written', async () => {

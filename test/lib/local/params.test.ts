@@ -2,9 +2,24 @@ import assert from 'node:assert/strict';
 import { settleGeneration } from '../../../lib/local/params';
 
 describe('local-sd parameters', () => {
-  it('applies VisionCraft\'s defaults and picks a seed for -1', () => {
+  it("applies VisionCraft's defaults and picks a seed for -1", () => {
     const settings = settleGeneration('a cat', {});
-    assert.deepEqual({ ...settings, seed: 0 }, { prompt: 'a cat', negativePrompt: '', steps: 20, guidance: 7.5, width: 512, height: 512, seed: 0, scheduler: undefined, strength: 0.75, image: undefined, mask: undefined });
+    assert.deepEqual(
+      { ...settings, seed: 0 },
+      {
+        prompt: 'a cat',
+        negativePrompt: '',
+        steps: 20,
+        guidance: 7.5,
+        width: 512,
+        height: 512,
+        seed: 0,
+        scheduler: undefined,
+        strength: 0.75,
+        image: undefined,
+        mask: undefined,
+      },
+    );
     assert.ok(Number.isInteger(settings.seed) && settings.seed >= 0 && settings.seed <= 0xffffffff);
     assert.equal(settleGeneration('a cat', { seed: 7 }).seed, 7);
   });

@@ -33,7 +33,8 @@ async function open(dir: string): Promise<{ model: LoadedModel; calls: Recorded 
   const textEncoder = await session(folder.textEncoder);
   const spy = <T extends InferenceSession>(target: T, record: (feeds: Record<string, Tensor>) => void): T =>
     new Proxy(target, {
-      get: (object, property) => (property === 'run' ? (feeds: Record<string, Tensor>) => (record(feeds), object.run(feeds)) : Reflect.get(object, property, object)),
+      get: (object, property) =>
+        property === 'run' ? (feeds: Record<string, Tensor>) => (record(feeds), object.run(feeds)) : Reflect.get(object, property, object),
     });
   return {
     calls,
@@ -56,14 +57,18 @@ describe('local pipeline', function () {
   before(async () => (root = await mkdtemp(path.join(os.tmpdir(), 'pipeline-'))));
   after(() => rm(root, { recursive: true, force: true }));
   let count = 0;
-  const model = async (options: TinyModelOptions = {}): Promise<{ model: LoadedModel; calls: Recorded }> => open(await writeTinyModel(path.join(root, `m${count++}`), options));
+  const model = async (options: TinyModelOptions = {}): Promise<{ model: LoadedModel; calls: Recorded }> =>
+    open(await writeTinyModel(path.join(root, `m${count++}`), options));
 
   it('makes a PNG of the requested size with the parameters text save-image writes', async () => {
     const { model: loaded } = await model();
     const settings = settleGeneration('a red house in the snow', { width: 96, height: 64, seed: 5, num_inference_steps: 3, negative_prompt: 'blurry' });
     const output = await generate(ort, loaded, settings, hooks);
     assert.deepEqual(pngSize(output.png), { width: 96, height: 64 });
-    assert.equal(readPngText(output.png).parameters, 'a red house in the snow\nNegative prompt: blurry\nSteps: 3, Sampler: Euler, CFG scale: 7.5, Seed: 5, Size: 96x64, Model: m0');
+    assert.equal(
+      readPngText(output.png).parameters,
+      'a red house in the snow\nNegative prompt: blurry\nSteps: 3, Sampler: Euler, CFG scale: 7.5, Seed: 5, Size: 96x64, Model: m0',
+    );
     const rgb = rgbOf(output.png);
     assert.ok(new Set(rgb).size > 8, 'the image is not one flat colour');
     assert.ok(output.timings.onnxMs > 0 && output.timings.onnxMs <= output.timings.totalMs);
@@ -71,7 +76,10 @@ describe('local pipeline', function () {
 
   it('is reproducible: the same seed gives identical bytes, another seed or prompt different ones', async () => {
     const { model: loaded } = await model();
-    const run = (prompt: string, seed: number) => generate(ort, loaded, settleGeneration(prompt, { width: 64, height: 64, seed, num_inference_steps: 4, scheduler: 'euler_a' }), hooks).then((out) => out.png);
+    const run = (prompt: string, seed: number) =>
+      generate(ort, loaded, settleGeneration(prompt, { width: 64, height: 64, seed, num_inference_steps: 4, scheduler: 'euler_a' }), hooks).then(
+        (out) => out.png,
+      );
     const first = await run('a cat', 1);
     assert.deepEqual(await run('a cat', 1), first);
     assert.notDeepEqual(await run('a cat', 2), first);
@@ -82,14 +90,23 @@ describe('local pipeline', function () {
     const settings = (guidance: number) => settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 3, guidance_scale: guidance });
     const dynamic = await model({ dynamicBatch: true });
     await generate(ort, dynamic.model, settings(7.5), hooks);
-    assert.deepEqual(dynamic.calls.unet.map((feeds) => feeds.sample.dims[0]), [2, 2, 2]);
+    assert.deepEqual(
+      dynamic.calls.unet.map((feeds) => feeds.sample.dims[0]),
+      [2, 2, 2],
+    );
     assert.equal(dynamic.calls.textEncoder, 2);
     const fixed = await model({ dynamicBatch: false });
     await generate(ort, fixed.model, settings(7.5), hooks);
-    assert.deepEqual(fixed.calls.unet.map((feeds) => feeds.sample.dims[0]), [1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(
+      fixed.calls.unet.map((feeds) => feeds.sample.dims[0]),
+      [1, 1, 1, 1, 1, 1],
+    );
     const unguided = await model({ dynamicBatch: true });
     await generate(ort, unguided.model, settings(1), hooks);
-    assert.deepEqual(unguided.calls.unet.map((feeds) => feeds.sample.dims[0]), [1, 1, 1]);
+    assert.deepEqual(
+      unguided.calls.unet.map((feeds) => feeds.sample.dims[0]),
+      [1, 1, 1],
+    );
     assert.equal(unguided.calls.textEncoder, 1, 'no negative prompt is encoded without guidance');
   });
 
@@ -99,34 +116,64 @@ describe('local pipeline', function () {
       const two = await model({ fixedBatchOfTwo: true });
       const { png } = await generate(ort, two.model, settings(guidance), hooks);
       assert.deepEqual(pngSize(png), { width: 64, height: 64 });
-      assert.deepEqual(two.calls.unet.map((feeds) => feeds.sample.dims[0]), [2, 2, 2], `guidance ${guidance}`);
+      assert.deepEqual(
+        two.calls.unet.map((feeds) => feeds.sample.dims[0]),
+        [2, 2, 2],
+        `guidance ${guidance}`,
+      );
     }
   });
 
   it('sends one timestep for the whole batch to a UNet that declares its timestep [1]', async () => {
     const one = await model({ timestepOfOne: true });
-    const { png } = await generate(ort, one.model, settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 2, guidance_scale: 7.5 }), hooks);
+    const { png } = await generate(
+      ort,
+      one.model,
+      settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 2, guidance_scale: 7.5 }),
+      hooks,
+    );
     assert.deepEqual(pngSize(png), { width: 64, height: 64 });
-    assert.deepEqual(one.calls.unet.map((feeds) => [feeds.sample.dims[0], ...feeds.timestep.dims]), [[2, 1], [2, 1]]);
+    assert.deepEqual(
+      one.calls.unet.map((feeds) => [feeds.sample.dims[0], ...feeds.timestep.dims]),
+      [
+        [2, 1],
+        [2, 1],
+      ],
+    );
   });
 
   it('feeds an LCM-distilled UNet the guidance embedding diffusers computes, in one pass per step', async () => {
-    const embeddings = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'diffusers', 'schedules.json'), 'utf8')) as {
-      guidanceEmbedding: Array<{ guidance: number; dim: number; values: number[] }>;
-    }).guidanceEmbedding;
+    const embeddings = (
+      JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'diffusers', 'schedules.json'), 'utf8')) as {
+        guidanceEmbedding: Array<{ guidance: number; dim: number; values: number[] }>;
+      }
+    ).guidanceEmbedding;
     for (const { guidance, dim, values } of embeddings) {
-      Array.from(guidanceEmbedding(guidance, dim)).forEach((value, index) => assert.ok(Math.abs(value - (values[index] as number)) < 1e-5, `guidance ${guidance}, width ${dim}, [${index}]: ${value} vs ${values[index]}`));
+      Array.from(guidanceEmbedding(guidance, dim)).forEach((value, index) =>
+        assert.ok(Math.abs(value - (values[index] as number)) < 1e-5, `guidance ${guidance}, width ${dim}, [${index}]: ${value} vs ${values[index]}`),
+      );
     }
     const lcm = await model({ timestepCond: 8, scheduler: { _class_name: 'LCMScheduler' } });
-    const { png } = await generate(ort, lcm.model, settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 4, guidance_scale: 8.5 }), hooks);
+    const { png } = await generate(
+      ort,
+      lcm.model,
+      settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 4, guidance_scale: 8.5 }),
+      hooks,
+    );
     assert.deepEqual(pngSize(png), { width: 64, height: 64 });
-    assert.deepEqual(lcm.calls.unet.map((feeds) => feeds.sample.dims[0]), [1, 1, 1, 1], 'guidance is in the embedding: no unconditional pass');
+    assert.deepEqual(
+      lcm.calls.unet.map((feeds) => feeds.sample.dims[0]),
+      [1, 1, 1, 1],
+      'guidance is in the embedding: no unconditional pass',
+    );
     const fed = await (lcm.calls.unet[0]?.timestep_cond as Tensor).getData();
-    Array.from(fed as Float32Array).forEach((value, index) => assert.ok(Math.abs(value - (embeddings[0]?.values[index] as number)) < 1e-5, `timestep_cond[${index}]`));
+    Array.from(fed as Float32Array).forEach((value, index) =>
+      assert.ok(Math.abs(value - (embeddings[0]?.values[index] as number)) < 1e-5, `timestep_cond[${index}]`),
+    );
     assert.equal(lcm.calls.textEncoder, 1, 'no negative prompt is encoded');
   });
 
-  it('builds every input from the model\'s declared types: ids int32/int64, timestep int64/float/scalar/fp16', async () => {
+  it("builds every input from the model's declared types: ids int32/int64, timestep int64/float/scalar/fp16", async () => {
     const variants: Array<[TinyModelOptions, string, number[]]> = [
       [{ ids: 'int32', timestep: 'int64' }, 'int64', [2]],
       [{ ids: 'int64', timestep: 'float' }, 'float32', [2]],
@@ -150,10 +197,18 @@ describe('local pipeline', function () {
     for (const scheduler of ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm'] as const) {
       const output = await generate(ort, sd2.model, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 4, scheduler }), hooks);
       assert.equal(output.scheduler, scheduler);
-      assert.ok(rgbOf(output.png).some((value) => value > 0 && value < 255), scheduler);
+      assert.ok(
+        rgbOf(output.png).some((value) => value > 0 && value < 255),
+        scheduler,
+      );
     }
     const turbo = await model({ scheduler: { _class_name: 'EulerDiscreteScheduler', timestep_spacing: 'trailing', steps_offset: 0 } });
-    const output = await generate(ort, turbo.model, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 1, guidance_scale: 0 }), hooks);
+    const output = await generate(
+      ort,
+      turbo.model,
+      settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 1, guidance_scale: 0 }),
+      hooks,
+    );
     assert.equal(turbo.calls.unet.length, 1);
     assert.deepEqual(Array.from(turbo.calls.unet[0].timestep.data as BigInt64Array), [999n]);
     assert.equal(output.scheduler, 'euler');
@@ -164,14 +219,28 @@ describe('local pipeline', function () {
     const start = await generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, seed: 9, num_inference_steps: 2 }), hooks);
     calls.unet.length = 0;
     const steps: number[] = [];
-    const edit = await generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, seed: 9, num_inference_steps: 10, strength: 0.5, image: start.png }), { ...hooks, onStep: (step, total) => steps.push(step, total) });
+    const edit = await generate(
+      ort,
+      loaded,
+      settleGeneration('a cat', { width: 64, height: 64, seed: 9, num_inference_steps: 10, strength: 0.5, image: start.png }),
+      { ...hooks, onStep: (step, total) => steps.push(step, total) },
+    );
     assert.equal(calls.unet.length, 5);
     assert.deepEqual(steps.slice(-2), [5, 5]);
     assert.match(readPngText(edit.png).parameters, /Steps: 10/);
     const noEncoder = await model({ vaeEncoder: false });
-    await assert.rejects(generate(ort, noEncoder.model, settleGeneration('a cat', { width: 64, height: 64, image: start.png }), hooks), /has no vae_encoder, which img2img needs/);
-    await assert.rejects(generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, num_inference_steps: 1, strength: 0.5, image: start.png }), hooks), /leaves no step to run/);
-    await assert.rejects(generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, image: Buffer.from('not an image') }), hooks), /params.image could not be read as an image/);
+    await assert.rejects(
+      generate(ort, noEncoder.model, settleGeneration('a cat', { width: 64, height: 64, image: start.png }), hooks),
+      /has no vae_encoder, which img2img needs/,
+    );
+    await assert.rejects(
+      generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, num_inference_steps: 1, strength: 0.5, image: start.png }), hooks),
+      /leaves no step to run/,
+    );
+    await assert.rejects(
+      generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, image: Buffer.from('not an image') }), hooks),
+      /params.image could not be read as an image/,
+    );
   });
 
   it('says when a VAE encoder samples inside its graph, which makes img2img differ for one seed', async () => {
@@ -197,19 +266,27 @@ describe('local pipeline', function () {
     return encodePng(rgb, 64, 64);
   };
 
-  it('inpaints with a 9-channel UNet: latents, the mask and the blanked image\'s latents, as diffusers prepares them', async () => {
+  it("inpaints with a 9-channel UNet: latents, the mask and the blanked image's latents, as diffusers prepares them", async () => {
     const plain = await model();
     const image = (await generate(ort, plain.model, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 2 }), hooks)).png;
     const inpainting = await model({ inpainting: true });
     const mask = maskPng((x) => x < 32);
-    const { png } = await generate(ort, inpainting.model, settleGeneration('a dog', { width: 64, height: 64, seed: 4, num_inference_steps: 3, image, mask }), hooks);
+    const { png } = await generate(
+      ort,
+      inpainting.model,
+      settleGeneration('a dog', { width: 64, height: 64, seed: 4, num_inference_steps: 3, image, mask }),
+      hooks,
+    );
     assert.deepEqual(pngSize(png), { width: 64, height: 64 });
     const feed = inpainting.calls.unet[0]?.sample as Tensor;
     assert.deepEqual(feed.dims, [2, 9, 8, 8]);
     const values = (await feed.getData()) as Float32Array;
     // Channel 4 of each batch entry: the mask at latent size, left half 1 (repaint).
     const maskChannel = Array.from(values.subarray(4 * 64, 5 * 64));
-    assert.deepEqual(maskChannel, Array.from({ length: 64 }, (_, index) => (index % 8 < 4 ? 1 : 0)));
+    assert.deepEqual(
+      maskChannel,
+      Array.from({ length: 64 }, (_, index) => (index % 8 < 4 ? 1 : 0)),
+    );
     // Channels 5 to 8: the VAE encoder's latents of the image with its left half set to 0 (grey), scaled.
     const rgb = rgbOf(image);
     const planes = new Float32Array(3 * 64 * 64);
@@ -217,15 +294,26 @@ describe('local pipeline', function () {
     const encoder = inpainting.model.vaeEncoder as InferenceSession;
     const encoded = (await encoder.run({ sample: new ort.Tensor('float32', planes, [1, 3, 64, 64]) }))[encoder.outputNames[0] as string] as Tensor;
     const expected = Array.from((await encoded.getData()) as Float32Array, (value) => value * inpainting.model.folder.vaeScalingFactor);
-    Array.from(values.subarray(5 * 64, 9 * 64)).forEach((value, index) => assert.ok(Math.abs(value - (expected[index] as number)) < 1e-5, `masked latent ${index}`));
-    await assert.rejects(generate(ort, inpainting.model, settleGeneration('a dog', { width: 64, height: 64, image }), hooks), /is an inpainting model \(its UNet takes 9 channels\): give params.image and params.mask/);
+    Array.from(values.subarray(5 * 64, 9 * 64)).forEach((value, index) =>
+      assert.ok(Math.abs(value - (expected[index] as number)) < 1e-5, `masked latent ${index}`),
+    );
+    await assert.rejects(
+      generate(ort, inpainting.model, settleGeneration('a dog', { width: 64, height: 64, image }), hooks),
+      /is an inpainting model \(its UNet takes 9 channels\): give params.image and params.mask/,
+    );
     assert.throws(() => settleGeneration('a dog', { mask }), /params.mask needs params.image/);
   });
 
   it('inpaints with a 4-channel UNet by putting the kept latents back after each step', async () => {
     const { model: loaded } = await model();
     const image = (await generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, seed: 3, num_inference_steps: 2 }), hooks)).png;
-    const run = (mask?: Buffer) => generate(ort, loaded, settleGeneration('a dog', { width: 64, height: 64, seed: 4, num_inference_steps: 6, strength: 0.8, image, ...(mask ? { mask } : {}) }), hooks);
+    const run = (mask?: Buffer) =>
+      generate(
+        ort,
+        loaded,
+        settleGeneration('a dog', { width: 64, height: 64, seed: 4, num_inference_steps: 6, strength: 0.8, image, ...(mask ? { mask } : {}) }),
+        hooks,
+      );
     const unmasked = (await run()).png;
     assert.deepEqual((await run(maskPng(() => true))).png, unmasked, 'an all-white mask repaints everything: plain img2img');
     const keepAll = rgbOf((await run(maskPng(() => false))).png);
@@ -240,7 +328,12 @@ describe('local pipeline', function () {
   it('stops between steps when the checkpoint throws', async () => {
     const { model: loaded, calls } = await model();
     let checkpoints = 0;
-    const stopping = { checkpoint: async () => { if (++checkpoints === 3) throw new Error('stop here'); }, onStep: () => undefined };
+    const stopping = {
+      checkpoint: async () => {
+        if (++checkpoints === 3) throw new Error('stop here');
+      },
+      onStep: () => undefined,
+    };
     await assert.rejects(generate(ort, loaded, settleGeneration('a cat', { width: 64, height: 64, num_inference_steps: 10 }), stopping), /stop here/);
     assert.equal(calls.unet.length, 2);
   });

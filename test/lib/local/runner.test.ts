@@ -9,7 +9,8 @@ import { writeTinyModel } from '../../../lib/sandbox/tiny-sd';
 import { cpuSeconds } from '../../support/cpu';
 import { pngSize } from '../../support/png';
 
-const settings = (overrides: Record<string, unknown> = {}) => settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 4, ...overrides });
+const settings = (overrides: Record<string, unknown> = {}) =>
+  settleGeneration('a cat', { width: 64, height: 64, seed: 1, num_inference_steps: 4, ...overrides });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -30,7 +31,10 @@ describe('local runner process', function () {
 
   it('loads the model once, reports each step, and answers with the PNG, seed and timings', async () => {
     const events: string[] = [];
-    const result = await runner.generate(tiny, settings(), { onLoading: () => events.push('loading'), onStep: (step, steps) => events.push(`${step}/${steps}`) });
+    const result = await runner.generate(tiny, settings(), {
+      onLoading: () => events.push('loading'),
+      onStep: (step, steps) => events.push(`${step}/${steps}`),
+    });
     assert.deepEqual(events, ['loading', '1/4', '2/4', '3/4', '4/4']);
     assert.deepEqual(pngSize(result.png), { width: 64, height: 64 });
     assert.equal(result.seed, 1);
@@ -53,7 +57,10 @@ describe('local runner process', function () {
     const controller = new AbortController();
     await runner.load(tiny);
     const pid = runner.pid;
-    const cancelled = runner.generate(tiny, settings({ num_inference_steps: 50 }), { signal: controller.signal, onStep: (step) => step === 2 && controller.abort(new Error('stop please')) });
+    const cancelled = runner.generate(tiny, settings({ num_inference_steps: 50 }), {
+      signal: controller.signal,
+      onStep: (step) => step === 2 && controller.abort(new Error('stop please')),
+    });
     await assert.rejects(cancelled, /stop please/);
     assert.equal(runner.pid, pid, 'a graceful cancel keeps the runner');
     const events: string[] = [];
@@ -83,7 +90,9 @@ describe('local runner process', function () {
   });
 
   it('survives a crash of the runner process: the call fails clearly and the next one works', async () => {
-    const pending = runner.generate(tiny, settings({ num_inference_steps: 50 }), { onStep: (step) => step === 2 && process.kill(runner.pid as number, 'SIGKILL') });
+    const pending = runner.generate(tiny, settings({ num_inference_steps: 50 }), {
+      onStep: (step) => step === 2 && process.kill(runner.pid as number, 'SIGKILL'),
+    });
     await assert.rejects(pending, (error: Error) => error instanceof RunnerError && /runner process stopped \(SIGKILL\)/.test(error.message));
     assert.deepEqual(pngSize((await runner.generate(tiny, settings())).png), { width: 64, height: 64 });
   });
@@ -105,7 +114,10 @@ describe('local runner process', function () {
   });
 
   it('fails a broken model with the file named, as bad input', async () => {
-    await assert.rejects(runner.generate(path.join(root, 'nowhere'), settings()), (error: Error) => error instanceof InvalidRequestError && /does not exist/.test(error.message));
+    await assert.rejects(
+      runner.generate(path.join(root, 'nowhere'), settings()),
+      (error: Error) => error instanceof InvalidRequestError && /does not exist/.test(error.message),
+    );
   });
 
   it('costs no CPU while idle', async () => {

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { alphasCumprod, createScheduler, defaultScheduler, karrasSigmas, lcmTimesteps, schedulerConfigSchema, trainingSigmas } from '../../../lib/local/schedulers';
+import {
+  alphasCumprod,
+  createScheduler,
+  defaultScheduler,
+  karrasSigmas,
+  lcmTimesteps,
+  schedulerConfigSchema,
+  trainingSigmas,
+} from '../../../lib/local/schedulers';
 import type { SchedulerName } from '../../../lib/local/schedulers';
 import { REPO_ROOT } from '../../../scripts/node-red-home';
 
@@ -37,7 +45,14 @@ describe('schedulers', () => {
 
   it('gives the Karras sigmas for 20 steps (rho 7)', () => {
     const sigmas = trainingSigmas(sd15);
-    close(karrasSigmas(sigmas[0], sigmas[999], 20), [14.6146, 11.7254, 9.3402, 7.3836, 5.7894, 4.4998, 3.4647, 2.6408, 1.9909, 1.4832, 1.0908, 0.7909, 0.5647, 0.3964, 0.273, 0.1842, 0.1213, 0.0779, 0.0485, 0.0292], 2e-4);
+    close(
+      karrasSigmas(sigmas[0], sigmas[999], 20),
+      [
+        14.6146, 11.7254, 9.3402, 7.3836, 5.7894, 4.4998, 3.4647, 2.6408, 1.9909, 1.4832, 1.0908, 0.7909, 0.5647, 0.3964, 0.273, 0.1842, 0.1213, 0.0779, 0.0485,
+        0.0292,
+      ],
+      2e-4,
+    );
   });
 
   it('gives DDIM timesteps for 4, 20 and 50 steps (leading spacing, steps_offset 1)', () => {
@@ -48,7 +63,10 @@ describe('schedulers', () => {
 
   it('gives LCM timesteps for 4, 20 and 50 steps, and refuses more than it was distilled on', () => {
     assert.deepEqual(createScheduler('lcm', lcm, 4).timesteps, [999, 759, 499, 259]);
-    assert.deepEqual(createScheduler('lcm', lcm, 20).timesteps, [999, 959, 899, 859, 799, 759, 699, 659, 599, 559, 499, 459, 399, 359, 299, 259, 199, 159, 99, 59]);
+    assert.deepEqual(
+      createScheduler('lcm', lcm, 20).timesteps,
+      [999, 959, 899, 859, 799, 759, 699, 659, 599, 559, 499, 459, 399, 359, 299, 259, 199, 159, 99, 59],
+    );
     assert.deepEqual(createScheduler('lcm', lcm, 50).timesteps, step(999, 19, 20));
     assert.throws(() => lcmTimesteps(lcm, 51), /at most 50 steps/);
   });
@@ -94,13 +112,18 @@ describe('schedulers', () => {
     assert.deepEqual(createScheduler('euler', schedulerConfigSchema.parse({ ...sd15, timestep_spacing: 'linspace' }), 3).timesteps, [999, 499.5, 0]);
   });
 
-  it('clips DDIM\'s predicted original sample to [-1, 1] by default, and not when the config says clip_sample false', () => {
+  it("clips DDIM's predicted original sample to [-1, 1] by default, and not when the config says clip_sample false", () => {
     const latents = new Float32Array([3, -3, 0.5]);
     // A model that predicts no noise: the original sample is the latents scaled by 1/sqrt(alpha_bar).
     const prediction = new Float32Array(3);
     const noise = () => new Float32Array(3);
     const clipped = createScheduler('ddim', schedulerConfigSchema.parse({ beta_schedule: 'scaled_linear' }), 1).step(prediction, 0, latents, noise);
-    const free = createScheduler('ddim', schedulerConfigSchema.parse({ beta_schedule: 'scaled_linear', clip_sample: false }), 1).step(prediction, 0, latents, noise);
+    const free = createScheduler('ddim', schedulerConfigSchema.parse({ beta_schedule: 'scaled_linear', clip_sample: false }), 1).step(
+      prediction,
+      0,
+      latents,
+      noise,
+    );
     // One step ends at alpha_bar 1 (set_alpha_to_one defaults to true for DDIM): the result is the original sample itself.
     assert.ok(Math.abs((clipped[0] as number) - 1) < 1e-6 && Math.abs((clipped[1] as number) + 1) < 1e-6, String(clipped));
     assert.ok((free[0] as number) > 3, String(free));

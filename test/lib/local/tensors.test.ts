@@ -3,7 +3,15 @@ import { fromHalf, isDynamic, toHalf } from '../../../lib/local/tensors';
 
 describe('tensor helpers', () => {
   it('converts float16 both ways, with IEEE values at the edges', () => {
-    const known: Array<[number, number]> = [[0, 0x0000], [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [65504, 0x7bff], [2 ** -24, 0x0001], [Infinity, 0x7c00]];
+    const known: Array<[number, number]> = [
+      [0, 0x0000],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.5, 0x3800],
+      [65504, 0x7bff],
+      [2 ** -24, 0x0001],
+      [Infinity, 0x7c00],
+    ];
     for (const [value, bits] of known) {
       assert.equal(toHalf(value), bits, String(value));
       assert.equal(fromHalf(bits), value);

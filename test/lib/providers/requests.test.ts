@@ -16,15 +16,21 @@ describe('lib/providers request building', () => {
     });
 
     it('names every broken rule at once', () => {
-      refuses(() => buildFluxRequest(request('', { aspect_ratio: '5:4', output_quality: 0 })), /prompt: the prompt is empty; aspect_ratio: Invalid option.*; output_quality: Too small/);
+      refuses(
+        () => buildFluxRequest(request('', { aspect_ratio: '5:4', output_quality: 0 })),
+        /prompt: the prompt is empty; aspect_ratio: Invalid option.*; output_quality: Too small/,
+      );
     });
   });
 
   describe('PiAPI tasks', () => {
     it('omits the prompt only where a task type may run without one', () => {
-      const outpaint = buildPiapiTask(request('', { image: 'https://x.y/i.png', custom_settings: [{ setting_type: 'outpaint', outpaint_top: 64 }] }, 'Qubico/flux1-dev-advanced'), {
-        taskType: 'fill-outpaint',
-      });
+      const outpaint = buildPiapiTask(
+        request('', { image: 'https://x.y/i.png', custom_settings: [{ setting_type: 'outpaint', outpaint_top: 64 }] }, 'Qubico/flux1-dev-advanced'),
+        {
+          taskType: 'fill-outpaint',
+        },
+      );
       assert.equal(outpaint.input.prompt, undefined);
       refuses(() => buildPiapiTask(request('', {}, 'Qubico/flux1-dev'), { taskType: 'txt2img' }), /input.prompt: the prompt is empty/);
     });
@@ -45,16 +51,19 @@ describe('lib/providers request building', () => {
   });
 
   describe('error bodies', () => {
-    it('reads each provider\'s documented error shape', () => {
+    it("reads each provider's documented error shape", () => {
       assert.deepEqual(decodePixeldojoError(403, '{"error":{"code":"insufficient_credits","message":"No credits","status":403}}'), {
         code: 'insufficient_credits',
         message: 'No credits',
       });
       assert.deepEqual(decodePixeldojoError(400, '{"error":"Bad thing"}'), { message: 'Bad thing' });
-      assert.deepEqual(decodePiapiError(400, '{"code":400,"data":{"error":{"code":1700,"message":"Invalid image dimensions","detail":"too big"}},"message":"failed"}'), {
-        code: '1700',
-        message: 'Invalid image dimensions: too big - invalid dimensions: width x height must not exceed 1048576',
-      });
+      assert.deepEqual(
+        decodePiapiError(400, '{"code":400,"data":{"error":{"code":1700,"message":"Invalid image dimensions","detail":"too big"}},"message":"failed"}'),
+        {
+          code: '1700',
+          message: 'Invalid image dimensions: too big - invalid dimensions: width x height must not exceed 1048576',
+        },
+      );
       assert.deepEqual(decodeCloudflareError(429, '{"success":false,"errors":[{"code":3036,"message":"limited"}]}'), {
         code: '3036',
         message: 'limited - the daily free allocation of Workers AI neurons is used up',

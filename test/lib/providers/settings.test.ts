@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { resolveProviderConfig } from '../../../lib/providers';
 
 describe('lib/providers settings', () => {
-  it('fills each kind\'s documented defaults when editor fields are empty', () => {
+  it("fills each kind's documented defaults when editor fields are empty", () => {
     const pixeldojo = resolveProviderConfig({ kind: 'pixeldojo', baseUrl: '', rpm: '', concurrency: '', timeout: '' }, { apiKey: 'k' });
     assert.ok(pixeldojo.ok);
     assert.equal(pixeldojo.value.baseUrl, 'https://pixeldojo.ai/api/v1');

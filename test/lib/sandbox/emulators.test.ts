@@ -122,9 +122,7 @@ describe('lib/sandbox emulators', () => {
     });
 
     it('takes a job outcome from a [sandbox:...] tag in the prompt', async () => {
-      const { jobId } = (
-        await call(`${sandbox.baseUrl('pixeldojo')}/models/flux-dev/run`, { headers: bearer, body: { prompt: 'cat [sandbox:fail]' } })
-      ).json();
+      const { jobId } = (await call(`${sandbox.baseUrl('pixeldojo')}/models/flux-dev/run`, { headers: bearer, body: { prompt: 'cat [sandbox:fail]' } })).json();
       await new Promise((resolve) => setTimeout(resolve, 220));
       assert.equal((await call(`${sandbox.baseUrl('pixeldojo')}/jobs/${jobId}`, { headers: bearer })).json().status, 'failed');
     });

@@ -4,7 +4,7 @@ import { renderJpeg, renderPng } from '../../../lib/sandbox';
 
 function pngChunks(bytes: Buffer): Map<string, Buffer> {
   const chunks = new Map<string, Buffer>();
-  for (let offset = 8; offset < bytes.length; ) {
+  for (let offset = 8; offset < bytes.length;) {
     const length = bytes.readUInt32BE(offset);
     chunks.set(bytes.toString('latin1', offset + 4, offset + 8), bytes.subarray(offset + 8, offset + 8 + length));
     offset += 12 + length;

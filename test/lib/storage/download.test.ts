@@ -12,7 +12,13 @@ describe('lib/storage downloadImages', () => {
   let client: HttpClient;
   beforeEach(async () => {
     sandbox = await startSandbox();
-    client = new HttpClient({ provider: 'PixelDojo', baseUrl: sandbox.baseUrl('pixeldojo'), authHeaders: { authorization: 'Bearer secret-key' }, timeoutMs: 2000, retry: { maxRetries: 0 } });
+    client = new HttpClient({
+      provider: 'PixelDojo',
+      baseUrl: sandbox.baseUrl('pixeldojo'),
+      authHeaders: { authorization: 'Bearer secret-key' },
+      timeoutMs: 2000,
+      retry: { maxRetries: 0 },
+    });
   });
   afterEach(async () => {
     await client.close();
@@ -35,7 +41,14 @@ describe('lib/storage downloadImages', () => {
     assert.match(error.message, /\/models did not return a PNG, JPEG or WebP image \(application\/json\) \(job job_1\)/);
   });
 
-  for (const url of ['file:///etc/passwd', 'ftp://127.0.0.1/x.png', 'data:image/png;base64,iVBORw0KGgo=', 'javascript:alert(1)', '//127.0.0.1/x.png', '/files/x.png']) {
+  for (const url of [
+    'file:///etc/passwd',
+    'ftp://127.0.0.1/x.png',
+    'data:image/png;base64,iVBORw0KGgo=',
+    'javascript:alert(1)',
+    '//127.0.0.1/x.png',
+    '/files/x.png',
+  ]) {
     it(`refuses to download ${url}, sending nothing`, async () => {
       const error = await rejectionOf(downloadImages(client, [{ url }]));
       assert.equal(error.name, 'InvalidRequestError');

@@ -3,12 +3,23 @@ import path from 'node:path';
 import { InvalidRequestError } from '../../../lib/contract';
 import { DEFAULT_FILENAME_TEMPLATE, checkRelativePath, expandTemplate, isInside, resolveInside, slug } from '../../../lib/storage/paths';
 
-const tokens = { date: new Date(2026, 10, 20, 9, 5, 7), provider: 'piapi', model: 'Qubico/flux1-schnell', jobId: 'job_AB/../x', seed: 42, index: 1, prompt: 'A Red Fox — in the snow!' };
+const tokens = {
+  date: new Date(2026, 10, 20, 9, 5, 7),
+  provider: 'piapi',
+  model: 'Qubico/flux1-schnell',
+  jobId: 'job_AB/../x',
+  seed: 42,
+  index: 1,
+  prompt: 'A Red Fox — in the snow!',
+};
 
 describe('lib/storage paths', () => {
   it('expands every token into a safe value', () => {
     assert.equal(expandTemplate(DEFAULT_FILENAME_TEMPLATE, tokens), '2026-11-20/090507-piapi-42-1');
-    assert.equal(expandTemplate('{yyyy}/{MM}/{dd}/{HH}{mm}{ss}-{model}-{jobId}-{prompt}', tokens), '2026/11/20/090507-qubico-flux1-schnell-job-ab-x-a-red-fox-in-the-snow');
+    assert.equal(
+      expandTemplate('{yyyy}/{MM}/{dd}/{HH}{mm}{ss}-{model}-{jobId}-{prompt}', tokens),
+      '2026/11/20/090507-qubico-flux1-schnell-job-ab-x-a-red-fox-in-the-snow',
+    );
     assert.equal(expandTemplate('{seed}-{provider}', { date: tokens.date, index: 0 }), 'noseed-unknown');
   });
 
@@ -37,7 +48,10 @@ describe('lib/storage paths', () => {
     ['nothing at all', ''],
   ] as const) {
     it(`refuses ${label}`, () => {
-      assert.throws(() => checkRelativePath(attempt), (error: Error) => error instanceof InvalidRequestError && /refused file name/.test(error.message));
+      assert.throws(
+        () => checkRelativePath(attempt),
+        (error: Error) => error instanceof InvalidRequestError && /refused file name/.test(error.message),
+      );
     });
   }
 

@@ -6,7 +6,17 @@ import { PngChunkInserter, a1111Parameters, pngTextChunk, readPngText } from '..
 
 describe('lib/storage png-text', () => {
   it('writes the AUTOMATIC1111 parameters format', () => {
-    const text = a1111Parameters({ prompt: 'a fox', negativePrompt: 'blurry', steps: 20, sampler: 'euler', cfgScale: 7.5, seed: 42, width: 512, height: 768, model: 'sd15' });
+    const text = a1111Parameters({
+      prompt: 'a fox',
+      negativePrompt: 'blurry',
+      steps: 20,
+      sampler: 'euler',
+      cfgScale: 7.5,
+      seed: 42,
+      width: 512,
+      height: 768,
+      model: 'sd15',
+    });
     assert.equal(text, 'a fox\nNegative prompt: blurry\nSteps: 20, Sampler: euler, CFG scale: 7.5, Seed: 42, Size: 512x768, Model: sd15');
     assert.equal(a1111Parameters({ prompt: 'only a prompt' }), 'only a prompt');
   });

@@ -10,7 +10,7 @@ describe('lib/storage PreviewStore', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
   const src = (n: number) => `data:image/webp;base64,${Buffer.from(`thumbnail ${n}`).toString('base64')}`;
 
-  it('keeps each node\'s last preview for the next process, in one small file per node', async () => {
+  it("keeps each node's last preview for the next process, in one small file per node", async () => {
     const store = new PreviewStore(path.join(dir, 'previews'));
     await store.set('a1', src(1));
     await store.set('a1', src(2));
@@ -22,7 +22,7 @@ describe('lib/storage PreviewStore', () => {
     assert.deepEqual((await readdir(path.join(dir, 'previews'))).sort(), ['a1.txt', 'b_2____x.txt'], 'names stay inside the folder');
   });
 
-  it('forgets a removed node\'s preview, on disk too', async () => {
+  it("forgets a removed node's preview, on disk too", async () => {
     const store = new PreviewStore(path.join(dir, 'previews'));
     await store.set('a1', src(1));
     await store.remove('a1');

@@ -15,14 +15,24 @@ import { rejectionOf, waitFor } from '../../support/net';
 
 /** Every file under a directory, relative, so a test can prove nothing partial was left. */
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name))).sort();
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
 }
 
 describe('lib/storage saveImage', () => {
   let dir: string;
   let sandbox: SandboxServer;
   let client: HttpClient;
-  const target = (overrides: Partial<SaveTarget> = {}): SaveTarget => ({ baseDir: dir, template: '{seed}-{index}', collision: 'unique', maxBytes: 10 * 1024 * 1024, ...overrides });
+  const target = (overrides: Partial<SaveTarget> = {}): SaveTarget => ({
+    baseDir: dir,
+    template: '{seed}-{index}',
+    collision: 'unique',
+    maxBytes: 10 * 1024 * 1024,
+    ...overrides,
+  });
   const tokens = { date: new Date(), provider: 'pixeldojo', model: 'flux-pro', seed: 42, index: 0 };
   const meta = { prompt: 'a red fox', seed: 42, model: 'flux-pro', provider: 'pixeldojo', params: { prompt: 'a red fox', seed: 42 } };
 
@@ -51,7 +61,10 @@ describe('lib/storage saveImage', () => {
     const sidecar = JSON.parse(fs.readFileSync(`${saved.path}.json`, 'utf8')) as Record<string, unknown>;
     assert.deepEqual([sidecar.prompt, sidecar.seed, sidecar.model, sidecar.sha256], ['a red fox', 42, 'flux-pro', saved.sha256]);
     const gallery = await listGallery(dir, { limit: 10, offset: 0 });
-    assert.deepEqual(gallery.images.map((entry) => entry.path), ['42-0.png']);
+    assert.deepEqual(
+      gallery.images.map((entry) => entry.path),
+      ['42-0.png'],
+    );
   });
 
   it('downloads a URL to disk, keeping JPEG bytes exactly', async () => {
@@ -76,7 +89,10 @@ describe('lib/storage saveImage', () => {
     const overwritten = await saveImage(target({ collision: 'overwrite' }), { data: second }, { prompt: 'second' }, tokens, client);
     assert.equal(overwritten.path, a.path);
     assert.equal(readPngText(fs.readFileSync(a.path)).parameters, 'second\nSize: 8x8');
-    assert.deepEqual(filesUnder(dir).filter((file) => file.endsWith('.png')), ['42-0-1.png', '42-0.png']);
+    assert.deepEqual(
+      filesUnder(dir).filter((file) => file.endsWith('.png')),
+      ['42-0-1.png', '42-0.png'],
+    );
   });
 
   for (const [label, url, message] of [
@@ -150,8 +166,17 @@ describe('lib/storage saveImage', () => {
     fs.appendFileSync(path.join(dir, '.gallery.jsonl'), '{"path": "torn\n');
     const all = await listGallery(dir, { limit: 10, offset: 0 });
     assert.equal(all.total, 3);
-    assert.deepEqual(all.images.map((entry) => entry.path), ['42-2.png', '42-1.png', '42-0.png']);
-    assert.deepEqual((await listGallery(dir, { limit: 1, offset: 1 })).images.map((entry) => entry.path), ['42-1.png']);
-    assert.deepEqual((await listGallery(dir, { limit: 10, offset: 0, model: 'flux-pro' })).images.map((entry) => entry.path), ['42-2.png', '42-0.png']);
+    assert.deepEqual(
+      all.images.map((entry) => entry.path),
+      ['42-2.png', '42-1.png', '42-0.png'],
+    );
+    assert.deepEqual(
+      (await listGallery(dir, { limit: 1, offset: 1 })).images.map((entry) => entry.path),
+      ['42-1.png'],
+    );
+    assert.deepEqual(
+      (await listGallery(dir, { limit: 10, offset: 0, model: 'flux-pro' })).images.map((entry) => entry.path),
+      ['42-2.png', '42-0.png'],
+    );
   });
 });

@@ -38,7 +38,10 @@ describe('flux-generate node', function () {
       const images = out?.images as Array<{ url: string; seed: number; expiresAt: string }>;
       assert.equal(images.length, 2);
       assert.equal(out?.payload, images[0].url);
-      assert.deepEqual(images.map((image) => image.seed), [7, 8]);
+      assert.deepEqual(
+        images.map((image) => image.seed),
+        [7, 8],
+      );
       const job = out?.job as Record<string, unknown>;
       assert.equal(job.provider, 'pixeldojo');
       assert.equal(job.status, 'completed');
@@ -131,12 +134,18 @@ describe('flux-generate node', function () {
     it('turns the documented error bodies into clear errors: 401 key refused, 403 insufficient credits', async () => {
       const real = await startSandbox();
       try {
-        const { run } = await loadFlow(['flux-generate'], sync, { provider: { kind: 'pixeldojo', baseUrl: real.baseUrl('pixeldojo') }, credentials: { apiKey: 'pd-wrong-key-1234' } });
+        const { run } = await loadFlow(['flux-generate'], sync, {
+          provider: { kind: 'pixeldojo', baseUrl: real.baseUrl('pixeldojo') },
+          credentials: { apiKey: 'pd-wrong-key-1234' },
+        });
         const { error } = await run({ prompt: 'p' });
         assert.match(error?.message ?? '', /HTTP 401 unauthorized: Invalid API key \(the API key was refused: check the credentials/);
         assert.ok(!(error?.message ?? '').includes('pd-wrong-key-1234'));
         await helper.unload();
-        const funded = await loadFlow(['flux-generate'], sync, { provider: { kind: 'pixeldojo', baseUrl: real.baseUrl('pixeldojo') }, credentials: { apiKey: SANDBOX_API_KEY } });
+        const funded = await loadFlow(['flux-generate'], sync, {
+          provider: { kind: 'pixeldojo', baseUrl: real.baseUrl('pixeldojo') },
+          credentials: { apiKey: SANDBOX_API_KEY },
+        });
         real.credits = 0;
         assert.match((await funded.run({ prompt: 'p' })).error?.message ?? '', /HTTP 403 insufficient_credits: Your account has insufficient credits/);
       } finally {
@@ -172,7 +181,7 @@ describe('flux-generate node', function () {
       assert.equal(harness.sandbox.requestsTo('pixeldojo', 'GET', '/jobs/').length, 0);
     });
 
-    it('refuses an unknown model and parameters outside the model\'s schema before any submit', async () => {
+    it("refuses an unknown model and parameters outside the model's schema before any submit", async () => {
       const harness = await loadFlow(['flux-generate'], jobs);
       assert.match((await harness.run({ prompt: 'p', model: 'flux-9000' })).error?.message ?? '', /PixelDojo has no model "flux-9000"; available: flux-dev/);
       assert.match((await harness.run({ prompt: 'p', params: { num_outputs: 9 } })).error?.message ?? '', /num_outputs: Too big/);

@@ -11,10 +11,14 @@ describe('job-poll node', function () {
   after(() => helper.stopServer());
   afterEach(() => helper.unload());
 
-  it('completes the pending msg.job a flux-generate node sent, keeping the message\'s other properties', async () => {
-    const harness = await loadFlow(['job-poll', 'flux-generate'], { ...poll, download: true }, {
-      extra: [{ id: 'gen', type: 'flux-generate', provider: 'cfg', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'job', wires: [['n1']] }],
-    });
+  it("completes the pending msg.job a flux-generate node sent, keeping the message's other properties", async () => {
+    const harness = await loadFlow(
+      ['job-poll', 'flux-generate'],
+      { ...poll, download: true },
+      {
+        extra: [{ id: 'gen', type: 'flux-generate', provider: 'cfg', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'job', wires: [['n1']] }],
+      },
+    );
     harness.sandbox.scriptJobs('pixeldojo', { durationMs: 500 });
     const done = new Promise<Record<string, unknown>>((resolve) => helper.getNode('out').on('input', resolve));
     helper.getNode('gen').receive({ prompt: 'a lighthouse', topic: 'kept', res: { id: 'http-response' } });
@@ -51,7 +55,16 @@ describe('job-poll node', function () {
   it('completes a PiAPI task from its id and provider alone', async () => {
     const { run, sandbox } = await loadFlow(['job-poll', 'piapi-task'], poll, {
       extra: [
-        { id: 'gen', type: 'piapi-task', provider: 'cfg', model: 'Qubico/flux1-schnell', taskType: 'txt2img', params: {}, completion: 'job', wires: [['submitted']] },
+        {
+          id: 'gen',
+          type: 'piapi-task',
+          provider: 'cfg',
+          model: 'Qubico/flux1-schnell',
+          taskType: 'txt2img',
+          params: {},
+          completion: 'job',
+          wires: [['submitted']],
+        },
         { id: 'submitted', type: 'helper' },
       ],
     });
@@ -85,9 +98,13 @@ describe('job-poll node', function () {
   ];
   for (const [label, outcome, settings, message] of endings) {
     it(`ends a job that ${label} in a clear error naming its id`, async () => {
-      const harness = await loadFlow(['job-poll', 'flux-generate'], { ...poll, ...settings }, {
-        extra: [{ id: 'gen', type: 'flux-generate', provider: 'cfg', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'job', wires: [['n1']] }],
-      });
+      const harness = await loadFlow(
+        ['job-poll', 'flux-generate'],
+        { ...poll, ...settings },
+        {
+          extra: [{ id: 'gen', type: 'flux-generate', provider: 'cfg', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'job', wires: [['n1']] }],
+        },
+      );
       harness.sandbox.scriptJobs('pixeldojo', { outcome, durationMs: 200 });
       const caught = new Promise<{ message: string; source: { id: string } }>((resolve) =>
         helper.getNode('caught').on('input', (msg: { error: { message: string; source: { id: string } } }) => resolve(msg.error)),
@@ -103,7 +120,11 @@ describe('job-poll node', function () {
     ['no msg.job', undefined, /msg.job is not a submitted job/],
     ['a job without an id', { provider: 'pixeldojo', model: 'm', status: 'pending', params: {} }, /msg.job.id is missing/],
     ['a job of an unknown provider', { provider: 'midjourney', model: 'm', id: 'x', status: 'pending', params: {} }, /msg.job.provider: Invalid option/],
-    ['a Workers AI job, which finishes at once', { provider: 'workers-ai', model: 'm', id: 'x', status: 'completed', params: {} }, /finish at once; there is nothing to poll/],
+    [
+      'a Workers AI job, which finishes at once',
+      { provider: 'workers-ai', model: 'm', id: 'x', status: 'completed', params: {} },
+      /finish at once; there is nothing to poll/,
+    ],
   ];
   for (const [label, job, message] of badJobs) {
     it(`refuses ${label} without polling`, async () => {

@@ -38,32 +38,46 @@ describe('job-webhook node, and completion by webhook', function () {
    * Loads `underTest` as n1 with a job-webhook node, an `http in` route /gen wired to it, and the
    * runtime's httpNode served on the port the provider config's webhook URL names.
    */
-  async function serve(underTest: Record<string, unknown>, provider: Record<string, unknown> = {}, types = ['piapi-task'], extra: Record<string, unknown>[] = []): Promise<Served> {
+  async function serve(
+    underTest: Record<string, unknown>,
+    provider: Record<string, unknown> = {},
+    types = ['piapi-task'],
+    extra: Record<string, unknown>[] = [],
+  ): Promise<Served> {
     const port = await freePort();
-    const harness = await loadFlow([...types, 'job-webhook'], { wires: [['out', 'answer']], ...underTest }, {
-      provider: { webhookBaseUrl: `http://127.0.0.1:${port}`, webhookGrace: '30', ...provider },
-      extra: [
-        { id: 'hook', type: 'job-webhook', path: HOOK_PATH, wires: [['orphans']] },
-        { id: 'orphans', type: 'helper' },
-        { id: 'capture', type: 'http-node-capture' },
-        { id: 'in', type: 'http in', url: '/gen', method: 'post', wires: [['n1']] },
-        { id: 'answer', type: 'http response', statusCode: '', headers: {} },
-        ...extra,
-      ],
-      modules: [httpIn, httpNodeCapture],
-    });
+    const harness = await loadFlow(
+      [...types, 'job-webhook'],
+      { wires: [['out', 'answer']], ...underTest },
+      {
+        provider: { webhookBaseUrl: `http://127.0.0.1:${port}`, webhookGrace: '30', ...provider },
+        extra: [
+          { id: 'hook', type: 'job-webhook', path: HOOK_PATH, wires: [['orphans']] },
+          { id: 'orphans', type: 'helper' },
+          { id: 'capture', type: 'http-node-capture' },
+          { id: 'in', type: 'http in', url: '/gen', method: 'post', wires: [['n1']] },
+          { id: 'answer', type: 'http response', statusCode: '', headers: {} },
+          ...extra,
+        ],
+        modules: [httpIn, httpNodeCapture],
+      },
+    );
     const server = await serveHttpNode(port);
     closeServer = server.close;
     return { harness, url: server.url };
   }
 
   const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
-    const answer = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const answer = await request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
     return { status: answer.statusCode, text: await answer.body.text() };
   };
   /** The secret the node gave PiAPI for its one task, read from the sandbox's request log. */
   const piapiSecret = (harness: Harness): { secret: string; endpoint: string } =>
-    (harness.sandbox.requestsTo('piapi', 'POST', '/task')[0].body as { config: { webhook_config: { secret: string; endpoint: string } } }).config.webhook_config;
+    (harness.sandbox.requestsTo('piapi', 'POST', '/task')[0].body as { config: { webhook_config: { secret: string; endpoint: string } } }).config
+      .webhook_config;
   const submits = (harness: Harness) => harness.sandbox.requestsTo('piapi', 'POST', '/task').length;
 
   interface Parked extends Served {
@@ -81,7 +95,8 @@ describe('job-webhook node, and completion by webhook', function () {
     await waitFor(() => submits(served.harness) === 1, 5000, 'the submit');
     const { secret } = piapiSecret(served.harness);
     const taskId = currentTaskId(served.harness);
-    const deliver = (task: Record<string, unknown>) => post(`${served.url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, ...task } }, { 'x-webhook-secret': secret });
+    const deliver = (task: Record<string, unknown>) =>
+      post(`${served.url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: taskId, ...task } }, { 'x-webhook-secret': secret });
     return { ...served, secret, taskId, deliver };
   }
 
@@ -127,7 +142,8 @@ describe('job-webhook node, and completion by webhook', function () {
     harness.sandbox.scriptJobs('piapi', { durationMs: 300 });
     const { out } = await harness.run({ prompt: 'five times' });
     assert.ok(out);
-    const terminal = () => harness.sandbox.webhooks.filter((delivery) => (delivery.body as { data: { status: string } }).data.status.toLowerCase() === 'completed');
+    const terminal = () =>
+      harness.sandbox.webhooks.filter((delivery) => (delivery.body as { data: { status: string } }).data.status.toLowerCase() === 'completed');
     await waitFor(() => terminal().length === 5 && terminal().every((delivery) => delivery.status !== undefined), 5000, 'all five deliveries');
     await sleep(300);
     assert.deepEqual(
@@ -145,9 +161,16 @@ describe('job-webhook node, and completion by webhook', function () {
     const { out } = await harness.run({ prompt: 'poll wins' });
     assert.equal((out?.job as { status: string }).status, 'completed');
     assert.ok(harness.sandbox.requestsTo('piapi', 'GET').length >= 1, 'completed by polling');
-    await waitFor(() => harness.sandbox.webhooks.length > 0 && harness.sandbox.webhooks.every((delivery) => delivery.status !== undefined), 8000, 'the late webhooks');
+    await waitFor(
+      () => harness.sandbox.webhooks.length > 0 && harness.sandbox.webhooks.every((delivery) => delivery.status !== undefined),
+      8000,
+      'the late webhooks',
+    );
     await sleep(200);
-    assert.ok(harness.sandbox.webhooks.every((delivery) => delivery.status === 200), 'late deliveries are acknowledged, not refused');
+    assert.ok(
+      harness.sandbox.webhooks.every((delivery) => delivery.status === 200),
+      'late deliveries are acknowledged, not refused',
+    );
     assert.equal(harness.outputs.length, 1);
     assert.equal(submits(harness), 1);
   });
@@ -164,9 +187,12 @@ describe('job-webhook node, and completion by webhook', function () {
   });
 
   it('lets job-poll take the webhook of a job handed on pending, without polling', async () => {
-    const { harness, url } = await serve({ ...piapiTask, completion: 'job', wires: [['poll']] }, {}, ['piapi-task', 'job-poll'], [
-      { id: 'poll', type: 'job-poll', provider: 'cfg', wires: [['out']] },
-    ]);
+    const { harness, url } = await serve(
+      { ...piapiTask, completion: 'job', wires: [['poll']] },
+      {},
+      ['piapi-task', 'job-poll'],
+      [{ id: 'poll', type: 'job-poll', provider: 'cfg', wires: [['out']] }],
+    );
     harness.sandbox.scriptJobs('piapi', { durationMs: 300 });
     const { out } = await harness.run({ prompt: 'handed on', topic: 'kept' });
     assert.equal((out?.job as { status: string }).status, 'completed');
@@ -190,7 +216,11 @@ describe('job-webhook node, and completion by webhook', function () {
     assert.equal(harness.sandbox.requestsTo('pixeldojo', 'GET', '/jobs').length, 0, 'no poll was needed');
     assert.equal(harness.sandbox.requestsTo('pixeldojo', 'POST').length, 1);
     // A late repeat of the delivery is acknowledged and ignored.
-    const repeat = await post(webhookUrl.toString(), { jobId: (out?.job as { id: string }).id, status: 'completed', output: { images: ['https://example.com/x.png'] } });
+    const repeat = await post(webhookUrl.toString(), {
+      jobId: (out?.job as { id: string }).id,
+      status: 'completed',
+      output: { images: ['https://example.com/x.png'] },
+    });
     assert.equal(repeat.status, 200);
     await sleep(200);
     assert.equal(harness.outputs.length, 1);
@@ -214,7 +244,10 @@ describe('job-webhook node, and completion by webhook', function () {
     assert.equal((await deliver({ status: 'processing' })).status, 200);
     await sleep(100);
     assert.equal(harness.outputs.length + harness.errors.length, 0, 'a progress delivery sends nothing');
-    assert.ok(statuses.some((text) => text.includes('processing')), `the status shows the progress: ${statuses.join(' | ')}`);
+    assert.ok(
+      statuses.some((text) => text.includes('processing')),
+      `the status shows the progress: ${statuses.join(' | ')}`,
+    );
     await deliver({ status: 'failed', error: { message: 'nsfw filter' } });
     await waitFor(() => harness.errors.length === 1, 5000, 'the failure through Catch');
     assert.match(harness.errors[0]?.message ?? '', new RegExp(`job ${taskId} failed: nsfw filter`));
@@ -255,13 +288,16 @@ describe('job-webhook node, and completion by webhook', function () {
       assert.equal(fs.readFileSync(path.join(userDir, JOURNAL_FILE), 'utf8').includes(secret), false);
     });
 
-    it('journals a job handed on to job-poll with its webhook secret\'s digest, so its webhook completes it after a restart', async () => {
-      const { harness } = await serve({ ...piapiTask, completion: 'job', wires: [['poll']] }, {}, ['piapi-task', 'job-poll'], [
-        { id: 'poll', type: 'job-poll', provider: 'cfg', wires: [['out']] },
-      ]);
+    it("journals a job handed on to job-poll with its webhook secret's digest, so its webhook completes it after a restart", async () => {
+      const { harness } = await serve(
+        { ...piapiTask, completion: 'job', wires: [['poll']] },
+        {},
+        ['piapi-task', 'job-poll'],
+        [{ id: 'poll', type: 'job-poll', provider: 'cfg', wires: [['out']] }],
+      );
       harness.sandbox.scriptJobs('piapi', { durationMs: 60_000 });
       helper.getNode('n1').receive({ prompt: 'handed on' });
-      await waitFor(() => journal().some((entry) => entry.nodeId === 'poll' && entry.job.id), 5000, 'job-poll\'s journal entry');
+      await waitFor(() => journal().some((entry) => entry.nodeId === 'poll' && entry.job.id), 5000, "job-poll's journal entry");
       const entry = journal().find((candidate) => candidate.nodeId === 'poll');
       assert.equal(entry?.webhookSecretHash, webhookSecretHash(piapiSecret(harness).secret));
     });
@@ -269,7 +305,11 @@ describe('job-webhook node, and completion by webhook', function () {
     it('answers 409, not 503 with Retry-After, for a valid secret naming another job', async () => {
       const { harness, secret, url } = await park({ prompt: 'p', topic: 'kept' });
       await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
-      const other = await post(`${url}${HOOK_PATH}`, { timestamp: 1, data: { task_id: 'someone-elses-task', status: 'completed', output: { image_url: 'https://example.com/x.png' } } }, { 'x-webhook-secret': secret });
+      const other = await post(
+        `${url}${HOOK_PATH}`,
+        { timestamp: 1, data: { task_id: 'someone-elses-task', status: 'completed', output: { image_url: 'https://example.com/x.png' } } },
+        { 'x-webhook-secret': secret },
+      );
       assert.equal(other.status, 409, other.text);
       assert.match(other.text, /belongs to another job/);
       await sleep(200);
@@ -295,7 +335,10 @@ describe('job-webhook node, and completion by webhook', function () {
     it('delivers, through job-webhook, the result of a job whose node was removed, with its original message', async () => {
       const { harness, deliver } = await park({ prompt: 'p', topic: 'orphaned' });
       await waitFor(() => journal()[0]?.job.id, 5000, 'the journal entry');
-      await helper.setFlows(harness.flow.filter((node) => node.id !== 'n1' && node.id !== 'in'), 'nodes');
+      await helper.setFlows(
+        harness.flow.filter((node) => node.id !== 'n1' && node.id !== 'in'),
+        'nodes',
+      );
       await waitFor(() => !helper.getNode('n1'), 5000, 'the node to be removed');
       const orphans: Array<Record<string, unknown>> = [];
       helper.getNode('orphans').on('input', (msg: Record<string, unknown>) => orphans.push(msg));

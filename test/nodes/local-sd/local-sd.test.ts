@@ -46,13 +46,25 @@ describe('local-sd node', function () {
     assert.equal(out?.topic, 'kept');
     assert.ok(Buffer.isBuffer(out?.payload));
     assert.deepEqual(pngSize(out?.payload as Buffer), { width: 96, height: 72 });
-    assert.match(readPngText(out?.payload as Buffer).parameters, /^a red house\nNegative prompt: blurry\nSteps: 3, Sampler: Euler, CFG scale: 7.5, Seed: 11, Size: 96x72, Model: tiny$/);
+    assert.match(
+      readPngText(out?.payload as Buffer).parameters,
+      /^a red house\nNegative prompt: blurry\nSteps: 3, Sampler: Euler, CFG scale: 7.5, Seed: 11, Size: 96x72, Model: tiny$/,
+    );
     const [image] = out?.images as Array<Record<string, unknown>>;
     assert.deepEqual([image.mimeType, image.width, image.height, image.seed], ['image/png', 96, 72, 11]);
     const job = out?.job as Record<string, unknown>;
     assert.deepEqual([job.provider, job.model, job.status, job.seed, job.device], ['local-sd', 'tiny', 'completed', 11, 'cpu']);
     assert.ok(typeof job.generationTime === 'number' && job.generationTime > 0);
-    assert.deepEqual(job.params, { prompt: 'a red house', negative_prompt: 'blurry', num_inference_steps: 3, guidance_scale: 7.5, width: 96, height: 72, seed: 11, scheduler: 'euler' });
+    assert.deepEqual(job.params, {
+      prompt: 'a red house',
+      negative_prompt: 'blurry',
+      num_inference_steps: 3,
+      guidance_scale: 7.5,
+      width: 96,
+      height: 72,
+      seed: 11,
+      scheduler: 'euler',
+    });
     // The test runtime has no message catalogue, so statuses show as their keys: loading, a step per step, done.
     assert.deepEqual(shown, ['common.status.loading', 'common.status.step', 'common.status.step', 'common.status.step', 'common.status.done']);
   });
@@ -94,7 +106,10 @@ describe('local-sd node', function () {
       [{ prompt: 'a cat', model: 'no-unet' }, /model "no-unet" is missing unet\/model.onnx/],
       [{ prompt: 'a cat', params: { width: 100 } }, /params.width: must be a multiple of 8/],
       [{ prompt: 'a cat', params: { num_inference_steps: 0 } }, /params.num_inference_steps: Too small: expected number to be >=1/],
-      [{ prompt: 'a cat', params: { scheduler: 'plms' } }, /params.scheduler: Invalid option: expected one of "euler"\|"euler_a"\|"ddim"\|"dpmpp_2m"\|"dpmpp_2m_karras"\|"lcm"/],
+      [
+        { prompt: 'a cat', params: { scheduler: 'plms' } },
+        /params.scheduler: Invalid option: expected one of "euler"\|"euler_a"\|"ddim"\|"dpmpp_2m"\|"dpmpp_2m_karras"\|"lcm"/,
+      ],
       [{ prompt: '' }, /the prompt is empty/],
       [{ prompt: 42 }, /msg.prompt must be a string, not a number/],
       [{ prompt: 'a cat', model: '../secrets' }, /must be a folder name inside the models directory/],
@@ -118,7 +133,10 @@ describe('local-sd node', function () {
     n1.receive({ prompt: 'a lighthouse at dusk' });
     await waitFor(() => step >= 2, 30_000, 'the generation to be under way');
     const redeployed = Date.now();
-    await helper.setFlows(harness.flow.map((entry) => (entry.id === 'n1' ? { ...entry, name: 'redeployed' } : entry)), 'nodes');
+    await helper.setFlows(
+      harness.flow.map((entry) => (entry.id === 'n1' ? { ...entry, name: 'redeployed' } : entry)),
+      'nodes',
+    );
     await waitFor(() => runner.queued === 0, 1000, 'the runner to stop generating');
     const stoppedAfter = Date.now() - redeployed;
     assert.ok(stoppedAfter < 1000, `stopped after ${stoppedAfter} ms`);
@@ -142,7 +160,7 @@ describe('local-sd node', function () {
     assert.match(warnings.join('\n'), /CUDA could not be used, so local-sd runs on the CPU/);
   });
 
-  it('answers VisionCraft\'s /models, /status and /load_model through guarded admin endpoints', async () => {
+  it("answers VisionCraft's /models, /status and /load_model through guarded admin endpoints", async () => {
     await loadFlow(['local-sd'], node);
     const listed = await helper.request().get('/image-gen/local-sd/models');
     assert.equal(listed.status, 200);

@@ -70,15 +70,27 @@ describe('piapi-task node', function () {
     ['a 1501-character prompt', { prompt: 'x'.repeat(1501) }, /longer than 1500 characters/],
     ['an unknown task type', { prompt: 'p', taskType: 'txt2video' }, /unknown PiAPI task type "txt2video"/],
     ['an advanced task type on a basic model', { prompt: 'p', taskType: 'kontext', params: { image } }, /kontext needs the Qubico\/flux1-dev-advanced model/],
-    ['a basic task type on the advanced model', { prompt: 'p', model: 'Qubico/flux1-dev-advanced' }, /txt2img runs on Qubico\/flux1-schnell or Qubico\/flux1-dev/],
+    [
+      'a basic task type on the advanced model',
+      { prompt: 'p', model: 'Qubico/flux1-dev-advanced' },
+      /txt2img runs on Qubico\/flux1-schnell or Qubico\/flux1-dev/,
+    ],
     ['an unknown model', { prompt: 'p', model: 'Qubico/flux2' }, /PiAPI has no Flux model "Qubico\/flux2"/],
     ['width x height over 1048576', { prompt: 'p', params: { width: 2048, height: 1024 } }, /2097152, more than 1048576 pixels/],
-    ['batch_size on flux1-dev', { prompt: 'p', model: 'Qubico/flux1-dev', params: { batch_size: 2 } }, /batch_size above 1 is only available on Qubico\/flux1-schnell/],
+    [
+      'batch_size on flux1-dev',
+      { prompt: 'p', model: 'Qubico/flux1-dev', params: { batch_size: 2 } },
+      /batch_size above 1 is only available on Qubico\/flux1-schnell/,
+    ],
     ['batch_size 5', { prompt: 'p', params: { batch_size: 5 } }, /batch_size: Too big/],
     ['guidance_scale 9', { prompt: 'p', params: { guidance_scale: 9 } }, /guidance_scale: Too big/],
     ['denoise 0', { prompt: 'p', params: { denoise: 0 } }, /denoise: Too small/],
     ['img2img without an image', { prompt: 'p', taskType: 'img2img' }, /input.image: Invalid input/],
-    ['a mask that is not a URL', { prompt: 'p', model: 'Qubico/flux1-dev-advanced', taskType: 'fill-inpaint', params: { image, mask: 'mask.png' } }, /input.mask: must be an http\(s\) image URL/],
+    [
+      'a mask that is not a URL',
+      { prompt: 'p', model: 'Qubico/flux1-dev-advanced', taskType: 'fill-inpaint', params: { image, mask: 'mask.png' } },
+      /input.mask: must be an http\(s\) image URL/,
+    ],
     ['LoRA settings on txt2img', { prompt: 'p', params: { lora_settings: [{ path: 'x' }] } }, /Unrecognized key: "lora_settings"/],
   ];
   for (const [label, msg, message] of refusals) {
@@ -92,7 +104,10 @@ describe('piapi-task node', function () {
   it('turns PiAPI error codes into advice: 1200 on a refused key', async () => {
     const real = await startSandbox();
     try {
-      const { run } = await loadFlow(['piapi-task'], task, { provider: { kind: 'piapi', baseUrl: real.baseUrl('piapi') }, credentials: { apiKey: 'pi-wrong-key-99' } });
+      const { run } = await loadFlow(['piapi-task'], task, {
+        provider: { kind: 'piapi', baseUrl: real.baseUrl('piapi') },
+        credentials: { apiKey: 'pi-wrong-key-99' },
+      });
       const { error } = await run({ prompt: 'p' });
       assert.match(error?.message ?? '', /HTTP 401 1200: Authentication failed: Verify API key is correct - authentication failed: check the API key/);
       assert.ok(!(error?.message ?? '').includes('pi-wrong-key-99'));
@@ -125,7 +140,7 @@ describe('piapi-task node', function () {
     assert.equal((second.out?.job as { status: string }).status, 'completed');
   });
 
-  it('holds the provider config\'s concurrency limit from submit to result', async () => {
+  it("holds the provider config's concurrency limit from submit to result", async () => {
     const { run, sandbox } = await loadFlow(['piapi-task'], task, { provider: { concurrency: '1' } });
     sandbox.scriptJobs('piapi', { durationMs: 300 }, { durationMs: 300 });
     const both = Promise.all([run({ prompt: 'one' }), run({ prompt: 'two' })]);

@@ -69,7 +69,9 @@ describe('provider-config node', () => {
     });
 
     it('uses the stored key when the dialog did not change it, and reports a refused one', async () => {
-      await helper.load(providerConfig, [{ id: 'p1', type: 'provider-config', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }], { p1: { apiKey: SANDBOX_API_KEY } });
+      await helper.load(providerConfig, [{ id: 'p1', type: 'provider-config', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }], {
+        p1: { apiKey: SANDBOX_API_KEY },
+      });
       const stored = await test({ id: 'p1', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo'), apiKey: '__PWRD__' });
       assert.deepEqual(stored.body, { ok: true, message: 'PixelDojo accepted the API key' });
       const typed = await test({ id: 'p1', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo'), apiKey: 'typed-but-wrong' });
@@ -79,7 +81,9 @@ describe('provider-config node', () => {
     });
 
     it('never sends the saved key to a base URL or provider the caller chose', async () => {
-      await helper.load(providerConfig, [{ id: 'p1', type: 'provider-config', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }], { p1: { apiKey: SANDBOX_API_KEY } });
+      await helper.load(providerConfig, [{ id: 'p1', type: 'provider-config', kind: 'pixeldojo', baseUrl: sandbox.baseUrl('pixeldojo') }], {
+        p1: { apiKey: SANDBOX_API_KEY },
+      });
       const elsewhere = await startSandbox();
       try {
         for (const body of [

@@ -21,14 +21,26 @@ interface SavedFile {
 
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name))).sort();
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
 }
 
 describe('save-image node', function () {
   this.timeout(60_000);
   let root: string;
   let dir: string;
-  const node = (overrides: Record<string, unknown> = {}) => ({ type: 'save-image', directory: dir, filename: '{provider}-{seed}-{index}', collision: 'unique', preview: true, maxSize: '10', ...overrides });
+  const node = (overrides: Record<string, unknown> = {}) => ({
+    type: 'save-image',
+    directory: dir,
+    filename: '{provider}-{seed}-{index}',
+    collision: 'unique',
+    preview: true,
+    maxSize: '10',
+    ...overrides,
+  });
   before(() => helper.startServer());
   after(() => helper.stopServer());
   beforeEach(() => {
@@ -42,13 +54,27 @@ describe('save-image node', function () {
 
   it('saves what flux-generate made, URLs and all, with the prompt and seed in the PNG and sha256 of the stored bytes', async () => {
     const harness = await loadFlow(['save-image', 'flux-generate'], node(), {
-      extra: [{ id: 'gen', type: 'flux-generate', provider: 'cfg', endpoint: 'flux', model: 'flux-pro', params: { num_outputs: 2, seed: 7 }, completion: 'wait', wires: [['n1']] }],
+      extra: [
+        {
+          id: 'gen',
+          type: 'flux-generate',
+          provider: 'cfg',
+          endpoint: 'flux',
+          model: 'flux-pro',
+          params: { num_outputs: 2, seed: 7 },
+          completion: 'wait',
+          wires: [['n1']],
+        },
+      ],
     });
     const done = new Promise<Msg>((resolve) => helper.getNode('out').on('input', resolve));
     helper.getNode('gen').receive({ prompt: 'a red fox in the snow', topic: 'kept' });
     const out = await done;
     const files = out.files as SavedFile[];
-    assert.deepEqual(files.map((file) => path.basename(file.path)), ['pixeldojo-7-0.png', 'pixeldojo-8-1.png']);
+    assert.deepEqual(
+      files.map((file) => path.basename(file.path)),
+      ['pixeldojo-7-0.png', 'pixeldojo-8-1.png'],
+    );
     assert.equal(out.topic, 'kept');
     for (const file of files) {
       const stored = fs.readFileSync(file.path);
@@ -68,8 +94,17 @@ describe('save-image node', function () {
     const png = renderPng({ width: 10, height: 10, seed: 1 });
     const url = sandbox.fileUrl({ seed: 2, width: 12, height: 12, format: 'jpg', tag: 't' });
     const { out } = await run({ payload: [png, url] });
-    assert.deepEqual((out?.files as SavedFile[]).map((file) => [path.basename(file.path), file.width]), [['p-0.png', 10], ['p-1.jpg', 12]]);
-    assert.match((await run({ payload: 42 })).error?.message ?? '', /nothing to save: msg.images, or msg.payload as an image Buffer, a URL or an array of them, not a number/);
+    assert.deepEqual(
+      (out?.files as SavedFile[]).map((file) => [path.basename(file.path), file.width]),
+      [
+        ['p-0.png', 10],
+        ['p-1.jpg', 12],
+      ],
+    );
+    assert.match(
+      (await run({ payload: 42 })).error?.message ?? '',
+      /nothing to save: msg.images, or msg.payload as an image Buffer, a URL or an array of them, not a number/,
+    );
   });
 
   const escapes: Array<[string, Record<string, unknown>, Msg]> = [
@@ -95,7 +130,12 @@ describe('save-image node', function () {
     ['a non-image', '/files/page.html', {}, /is not a PNG, JPEG or WebP image/],
     ['an oversize body', '/files/large-3000000.png', { maxSize: '2' }, /larger than the 2097152-byte limit/],
     ['a 404', '/files/expired.png', {}, /is gone \(HTTP 404\): provider URLs expire/],
-    ['a dropped connection', '/files/dropped-3000000.png', {}, /the download of .*dropped-3000000.png broke off after \d+ bytes \(other side closed\); nothing was saved/],
+    [
+      'a dropped connection',
+      '/files/dropped-3000000.png',
+      {},
+      /the download of .*dropped-3000000.png broke off after \d+ bytes \(other side closed\); nothing was saved/,
+    ],
   ] as const) {
     it(`ends ${label} in a clear error through Catch, leaving no partial file`, async () => {
       const { run, sandbox } = await loadFlow(['save-image'], node(settings));
@@ -114,13 +154,16 @@ describe('save-image node', function () {
       const { run } = await loadFlow(['save-image'], node({ filename: 'same', collision, directory: path.join(dir, collision) }));
       await run({ payload: renderPng({ width: 4, height: 4, seed: 1 }) });
       const { out } = await run({ payload: renderPng({ width: 6, height: 6, seed: 2 }) });
-      assert.deepEqual(filesUnder(path.join(dir, collision)).filter((file) => file.endsWith('.png')), expected);
+      assert.deepEqual(
+        filesUnder(path.join(dir, collision)).filter((file) => file.endsWith('.png')),
+        expected,
+      );
       assert.equal((out?.files as SavedFile[])[0].skipped, collision === 'skip' ? true : undefined);
       await helper.unload();
     }
   });
 
-  it('publishes a thumbnail on the pack\'s own comms topic, and keeps the last one for the editor', async () => {
+  it("publishes a thumbnail on the pack's own comms topic, and keeps the last one for the editor", async () => {
     const published: Array<{ topic: string; data: unknown }> = [];
     const listener = (event: { topic: string; data: unknown }) => published.push(event);
     helper._events.on('comms', listener);
@@ -128,7 +171,10 @@ describe('save-image node', function () {
       const { run } = await loadFlow(['save-image'], node());
       await run({ payload: renderPng({ width: 300, height: 200, seed: 1 }) });
       const previews = published.filter((event) => event.topic.startsWith('image-gen/preview/'));
-      assert.deepEqual(previews.map((event) => event.topic), ['image-gen/preview/n1']);
+      assert.deepEqual(
+        previews.map((event) => event.topic),
+        ['image-gen/preview/n1'],
+      );
       assert.equal(published.filter((event) => event.topic === 'image').length, 0, 'never the shared image topic');
       const src = (previews[0].data as { src: string }).src;
       assert.match(src, /^data:image\/webp;base64,/);
@@ -148,7 +194,10 @@ describe('save-image node', function () {
     try {
       const { run } = await loadFlow(['save-image'], node({ preview: false }));
       await run({ payload: renderPng({ width: 8, height: 8, seed: 1 }) });
-      assert.deepEqual(published.filter((topic) => topic.startsWith('image-gen/')), []);
+      assert.deepEqual(
+        published.filter((topic) => topic.startsWith('image-gen/')),
+        [],
+      );
     } finally {
       helper._events.off('comms', listener);
     }
@@ -163,10 +212,16 @@ describe('save-image node', function () {
     const listed = (await run({ gallery: { limit: '1', offset: '0', model: 'flux-pro' }, res: { kept: true } })).out;
     const payload = listed?.payload as { total: number; images: Array<{ path: string; prompt: string }> };
     assert.equal(payload.total, 2);
-    assert.deepEqual(payload.images.map((image) => [image.path, image.prompt]), [['g-0-flux-pro-1.png', 'made by flux-pro']]);
+    assert.deepEqual(
+      payload.images.map((image) => [image.path, image.prompt]),
+      [['g-0-flux-pro-1.png', 'made by flux-pro']],
+    );
     assert.deepEqual(listed?.res, { kept: true });
     const viaAdmin = await helper.request().get('/image-gen/save-image/n1/gallery?offset=1&limit=5');
-    assert.deepEqual((viaAdmin.body as { images: Array<{ path: string }> }).images.map((image) => image.path), ['g-0-flux-dev.png', 'g-0-flux-pro.png']);
+    assert.deepEqual(
+      (viaAdmin.body as { images: Array<{ path: string }> }).images.map((image) => image.path),
+      ['g-0-flux-dev.png', 'g-0-flux-pro.png'],
+    );
     assert.equal((await helper.request().get('/image-gen/save-image/n1/gallery?limit=0')).status, 400);
     assert.match((await run({ gallery: { limit: 'lots' } })).error?.message ?? '', /msg.gallery: limit/);
   });

@@ -35,7 +35,7 @@ describe('workers-ai node', function () {
     assert.equal(job.params.tiles, 4);
   });
 
-  it('decodes the REST API\'s base64 JPEG, and reads raw PNG from models that answer image/png', async () => {
+  it("decodes the REST API's base64 JPEG, and reads raw PNG from models that answer image/png", async () => {
     const { run, sandbox } = await loadFlow(['workers-ai'], rest);
     const flux = await run({ prompt: 'a fox', params: { steps: 6, seed: 5 } });
     assert.deepEqual(sandbox.requestsTo('cloudflare', 'POST')[0].body, { steps: 6, seed: 5, prompt: 'a fox' });
@@ -76,7 +76,7 @@ describe('workers-ai node', function () {
     });
   }
 
-  it('reports the worker\'s {error} body, and does not retry a 3036 daily-allocation 429', async () => {
+  it("reports the worker's {error} body, and does not retry a 3036 daily-allocation 429", async () => {
     const { run, sandbox } = await loadFlow(['workers-ai'], rest);
     sandbox.injectFault({ api: 'workers-ai', fault: { type: 'status', status: 500, body: { error: 'Failed to generate image' } } });
     const daily = { success: false, errors: [{ code: 3036, message: 'Account limited' }], messages: [], result: null };
