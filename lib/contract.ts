@@ -8,8 +8,8 @@ export const JOB_STATUSES = ['pending', 'processing', 'completed', 'failed', 'ex
 export const jobStatusSchema = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
-export const jobProviderSchema = z.enum(['pixeldojo', 'piapi', 'workers-ai', 'cloudflare', 'local-sd']);
-export type JobProvider = z.infer<typeof jobProviderSchema>;
+/** The provider config kind that ran a job (`local-sd` for local runs); lib/providers/kinds.ts lists the kinds. */
+export const jobProviderSchema = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a provider kind such as "pixeldojo"');
 
 export const costSchema = z.object({
   credits: z.number().optional(),
@@ -48,6 +48,8 @@ export interface GeneratedImage {
   height?: number;
   seed?: number;
   expiresAt?: string;
+  /** The provider flagged the image as not safe for work (Leonardo). */
+  nsfw?: boolean;
 }
 
 export interface Generation {

@@ -42,7 +42,8 @@ export interface RunOptions {
 
 /** The job's provider and how to read it, or a clear error saying why it cannot be waited for. */
 function readerOf(job: JobInfo, byWebhook: boolean): { api: ProviderApi; poll: JobReader } {
-  const poll = isProviderApi(job.provider) ? adapterOf(job.provider).poll : undefined;
+  if (!isProviderApi(job.provider)) throw new InvalidRequestError(`msg.job.provider "${job.provider}" is not a provider this pack speaks`);
+  const poll = adapterOf(job.provider).poll;
   if (!poll) throw new InvalidRequestError(`${job.provider} jobs finish at once; there is nothing to poll`);
   if (!job.id && !byWebhook) throw new InvalidRequestError('msg.job.id is missing: job-poll needs the id of a submitted job');
   return { api: job.provider as ProviderApi, poll };

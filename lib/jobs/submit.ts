@@ -2,6 +2,7 @@ import type { Generation, JobInfo } from '../contract';
 import { InvalidRequestError } from '../contract';
 import { ProviderError } from '../http';
 import type { CallbackTarget, CostEstimate, JobSubmission, ProviderApi, ProviderConnection, Submission } from '../providers';
+import { adapterOf } from '../providers';
 import { finish, handOn, waitRecorded } from './complete';
 import type { RunOptions } from './complete';
 import { newWebhookSecret, webhookEndpointUrl, webhookRegistry, webhookSecretHash } from './webhooks';
@@ -22,14 +23,32 @@ export async function submit(connection: ProviderConnection, api: ProviderApi, s
   }, options.signal);
 }
 
-/** A per-job webhook for a submit, when the completion asks for one (checked before anything is sent). */
-function callbackFor(connection: ProviderConnection, options: RunOptions): (CallbackTarget & { hash: string }) | undefined {
-  const wanted = options.completion === 'webhook' || (options.completion === 'job' && Boolean(connection.webhookBaseUrl) && Boolean(options.webhookPath));
+/** How a submit's job will be recognised when its provider calls back; undefined when no callback is wanted. */
+type Callback = { perJob: CallbackTarget & { hash: string } } | { keyed: (jobId: string) => string };
+
+/**
+ * The webhook a submit asks for, when its completion wants one, checked before anything is sent: a
+ * per-job URL and secret sent with the submit, or, for a provider that calls back one URL per
+ * account with the config's callback key, the digest each job will be known by once it has an id.
+ */
+function callbackFor(connection: ProviderConnection, api: ProviderApi, options: RunOptions): Callback | undefined {
+  const jobSecret = adapterOf(api).webhook?.jobSecret;
+  const key = connection.webhookKey;
+  const configured = jobSecret ? Boolean(key) : Boolean(connection.webhookBaseUrl);
+  const wanted = options.completion === 'webhook' || (options.completion === 'job' && configured && Boolean(options.webhookPath));
   if (!wanted) return undefined;
   if (!options.webhookPath) throw new InvalidRequestError('completion "webhook" needs a job-webhook node: add one to a flow and deploy it');
+  if (jobSecret) {
+    if (!key) {
+      throw new InvalidRequestError(
+        `completion "webhook" with ${connection.label} needs the webhook callback key you set for the API key at the provider: add it to the provider config`,
+      );
+    }
+    return { keyed: (jobId) => webhookSecretHash(jobSecret(key, jobId)) };
+  }
   const url = webhookEndpointUrl(connection.webhookBaseUrl, options.webhookPath);
   const secret = newWebhookSecret();
-  return { hash: webhookSecretHash(secret), secret, url };
+  return { perJob: { hash: webhookSecretHash(secret), secret, url } };
 }
 
 /**
@@ -65,20 +84,21 @@ async function submitAndComplete(
   options: RunOptions,
 ): Promise<Generation | JobInfo> {
   const client = await connection.client(api);
-  const callback = callbackFor(connection, options);
+  const callback = callbackFor(connection, api, options);
+  const perJob = callback && 'perJob' in callback ? callback.perJob : undefined;
   const recorder = options.completion === 'job' ? undefined : options.recorder;
   const release = await connection.concurrency.acquire(options.signal);
   let handedOn = false;
   try {
     options.onPhase?.('submitting', 0);
-    const expectation = callback && webhookRegistry.expect(api, callback.hash);
+    let expectation = perJob && webhookRegistry.expect(api, perJob.hash);
     let job: JobInfo;
     try {
       job = await charged(connection, submission.estimate, () =>
-        submission.send(client, callback, {
+        submission.send(client, perJob, {
           signal: options.signal,
           beforeSend: async () => {
-            await recorder?.submitting(submission.draft, callback?.hash);
+            await recorder?.submitting(submission.draft, perJob?.hash);
           },
         }),
       );
@@ -88,11 +108,12 @@ async function submitAndComplete(
       throw error;
     }
     if (expectation && job.id) webhookRegistry.identify(expectation, job.id);
+    if (callback && 'keyed' in callback && job.id) expectation = webhookRegistry.expect(api, callback.keyed(job.id), job.id);
     if (options.completion === 'job') {
       handedOn = handOn(job, release);
       return job;
     }
-    await recorder?.submitted(job);
+    await recorder?.submitted(job, expectation?.secretHash);
     return await waitRecorded(connection, job, { ...options, expectation });
   } finally {
     if (!handedOn) release();

@@ -53,9 +53,9 @@ export interface DeliveryCredentials {
 }
 
 /** The provider a callback comes from and its secret, wherever that provider's adapter says it puts it. */
-export function deliveryCredentials(query: Record<string, unknown>, headers: Record<string, unknown>): DeliveryCredentials | undefined {
+export function deliveryCredentials(query: Record<string, unknown>, headers: Record<string, unknown>, body?: unknown): DeliveryCredentials | undefined {
   for (const provider of PROVIDER_APIS) {
-    const secret = adapterOf(provider).webhook?.secretOf(query, headers);
+    const secret = adapterOf(provider).webhook?.secretOf(query, headers, body);
     if (secret) return { provider, secret };
   }
   return undefined;

@@ -27,6 +27,8 @@ export interface SubmitContext {
   client: HttpClient;
   /** The account a REST API addresses (Cloudflare); the connection resolves it, sandbox or not. */
   accountId?: string;
+  /** The config has a budget, so the submit needs a price before it is sent (a provider may ask its free calculator). */
+  priced?: boolean;
   signal?: AbortSignal;
 }
 
@@ -57,7 +59,13 @@ export type JobReader = (client: HttpClient, job: JobInfo, signal?: AbortSignal)
 /** How a provider's callbacks are recognised, authenticated and read. */
 export interface WebhookSupport {
   /** The secret a delivery carries, where this provider puts it; undefined when the request is not this provider's. */
-  secretOf(query: Record<string, unknown>, headers: Record<string, unknown>): string | undefined;
+  secretOf(query: Record<string, unknown>, headers: Record<string, unknown>, body: unknown): string | undefined;
+  /**
+   * For a provider that calls one URL per account with one callback key (set at the provider, not
+   * per job): a job's secret, from the config's key and the job id; secretOf gives the same from a
+   * delivery. Absent where each submit carries its own per-job secret.
+   */
+  jobSecret?(callbackKey: string, jobId: string): string;
   /** The delivery body in the provider's documented shape; undefined when it is not that shape. */
   read(body: unknown): { jobId?: string; snapshot: JobSnapshot } | undefined;
 }

@@ -98,7 +98,7 @@ export class ProviderConnection {
   async submitContext(api: ProviderApi, signal?: AbortSignal): Promise<SubmitContext> {
     const client = await this.client(api);
     const accountId = this.kind === 'sandbox' ? (await this.sandbox()).options.accountId : this.settings?.accountId;
-    return { client, accountId, signal };
+    return { client, accountId, signal, priced: this.budget.limit !== undefined };
   }
 
   /** The HTTP client for one API, built once; fails with a clear message when the config is unusable. */
@@ -128,6 +128,16 @@ export class ProviderConnection {
   get webhookBaseUrl(): string {
     const configured = this.settings?.webhookBaseUrl ?? '';
     return configured || (this.kind === 'sandbox' ? (this.options.loopbackNodeUrl ?? '') : '');
+  }
+
+  /** The key the provider sends with its callbacks, where it signs them per account; undefined when none is configured. */
+  get webhookKey(): string | undefined {
+    return this.settings?.webhookKey;
+  }
+
+  /** What never leaves this config in a message, a log line or an error. */
+  private get secrets(): string[] {
+    return [this.settings?.apiKey, this.settings?.accountId, this.settings?.webhookKey].filter((secret): secret is string => Boolean(secret));
   }
 
   /** How long a job completing by webhook waits before polling starts as well. */
@@ -174,7 +184,7 @@ export class ProviderConnection {
       provider: this.label,
       baseUrl: sandbox ? sandbox.baseUrl(api) : settings.baseUrl,
       authHeaders: adapterOf(api).authHeaders(apiKey),
-      secrets: [settings.apiKey, settings.accountId].filter((secret): secret is string => Boolean(secret)),
+      secrets: this.secrets,
       timeoutMs: settings.timeout,
       rateLimiter: this.rateLimiter,
       retry: this.options.retry,
@@ -186,8 +196,7 @@ export class ProviderConnection {
   /** Turns a failed check into advice: unreachable, key refused, wrong account, or what the provider said. */
   private explain(error: unknown): string {
     if (!(error instanceof ProviderError)) {
-      const secrets = [this.settings?.apiKey, this.settings?.accountId].filter((secret): secret is string => Boolean(secret));
-      return redact(error instanceof Error ? error.message : String(error), secrets);
+      return redact(error instanceof Error ? error.message : String(error), this.secrets);
     }
     if (error.kind === 'network' || error.kind === 'timeout') return `unreachable: ${error.message}`;
     if (error.status === 401 || error.code === '1200' || error.code === '10000') return `the key was refused: ${error.message}`;

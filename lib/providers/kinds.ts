@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EditorMetadata, ProviderAdapter, ProviderInfo } from './adapter';
 import { cloudflareAdapter, workerAdapter } from './cloudflare';
+import { leonardoAdapter } from './leonardo';
 import { piapiAdapter } from './piapi';
 import { pixeldojoAdapter } from './pixeldojo';
 
@@ -10,6 +11,7 @@ export const PROVIDER_ADAPTERS = {
   piapi: piapiAdapter,
   'workers-ai': workerAdapter,
   cloudflare: cloudflareAdapter,
+  leonardo: leonardoAdapter,
 } as const satisfies Record<string, ProviderAdapter<never>>;
 
 /** A wire format the pack speaks; the sandbox kind serves all of them. */
@@ -45,12 +47,13 @@ export function adapterOf(api: ProviderApi): ProviderAdapter<never> {
 }
 
 /** What the editor shows per provider kind (RED.settings.providerConfigProviders): defaults, models and prices, nothing secret. */
-export function providersForEditor(): Record<ProviderKind, ProviderInfo & Partial<EditorMetadata>> {
-  return {
-    ...(Object.fromEntries(PROVIDER_APIS.map((api) => [api, { ...PROVIDER_ADAPTERS[api].info, ...PROVIDER_ADAPTERS[api].editor }])) as Record<
-      ProviderApi,
-      ProviderInfo & EditorMetadata
-    >),
-    sandbox: SANDBOX_INFO,
-  };
+export function providersForEditor(): Record<ProviderKind, EditorProvider> {
+  const entries = PROVIDER_APIS.map((api): [ProviderApi, EditorProvider] => {
+    const adapter: ProviderAdapter<never> = PROVIDER_ADAPTERS[api];
+    return [api, { ...adapter.info, ...adapter.editor, webhookKey: Boolean(adapter.webhook?.jobSecret) }];
+  });
+  return { ...(Object.fromEntries(entries) as Record<ProviderApi, EditorProvider>), sandbox: { ...SANDBOX_INFO, webhookKey: true } };
 }
+
+/** A provider kind as its dialogs show it; `webhookKey`: its callbacks are signed with a key per account, kept in the config. */
+export type EditorProvider = ProviderInfo & Partial<EditorMetadata> & { webhookKey: boolean };

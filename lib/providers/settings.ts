@@ -22,6 +22,8 @@ export const providerConfigSchema = z.object({
 export const providerCredentialsSchema = z.object({
   apiKey: z.string().trim().optional(),
   accountId: z.string().trim().optional(),
+  /** The key a provider sends with its callbacks, where it signs them per account (Leonardo's webhook callback key). */
+  webhookKey: z.string().trim().optional(),
 });
 
 export type ProviderConfigInput = z.input<typeof providerConfigSchema>;
@@ -38,6 +40,7 @@ export interface ResolvedProviderConfig {
   budget?: number;
   apiKey?: string;
   accountId?: string;
+  webhookKey?: string;
 }
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
@@ -66,6 +69,7 @@ export function resolveProviderConfig(config: unknown, credentials: unknown): { 
     budget: parsed.data.budget === '' ? undefined : parsed.data.budget,
     apiKey: secrets.data.apiKey || undefined,
     accountId: secrets.data.accountId || undefined,
+    webhookKey: secrets.data.webhookKey || undefined,
   };
   const problems: string[] = [];
   if (info.needsApiKey && !value.apiKey) problems.push(`a ${info.label} API key is required: paste it into the provider config`);

@@ -1,4 +1,7 @@
-export type SandboxApi = 'pixeldojo' | 'piapi' | 'workers-ai' | 'cloudflare' | 'files';
+import type { ProviderApi } from '../providers/kinds';
+
+/** Each provider's emulator, and the image files they link to. */
+export type SandboxApi = ProviderApi | 'files';
 
 /** Something the sandbox does instead of answering normally. */
 export type SandboxFault =

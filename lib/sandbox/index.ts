@@ -1,5 +1,6 @@
 import { cloudflareEmulator, workersAiEmulator } from './cloudflare';
 import { filesEmulator } from './files';
+import { leonardoEmulator } from './leonardo';
 import { piapiEmulator } from './piapi';
 import { pixeldojoEmulator } from './pixeldojo';
 import { SandboxServer } from './server';
@@ -9,9 +10,9 @@ export type { FaultRule, SandboxApi, SandboxFault } from './faults';
 export type { JobOutcome, JobScript } from './jobs';
 export { renderJpeg, renderPng } from './images';
 export { SANDBOX_ACCOUNT_ID, SANDBOX_API_KEY, SandboxServer } from './server';
-export type { RecordedRequest, SandboxOptions, WebhookDelivery } from './server';
+export type { AccountCallback, RecordedRequest, SandboxOptions, WebhookDelivery } from './server';
 
 /** Starts every provider emulator on one loopback port. */
 export function startSandbox(options: SandboxOptions = {}): Promise<SandboxServer> {
-  return new SandboxServer([pixeldojoEmulator, piapiEmulator, workersAiEmulator, cloudflareEmulator, filesEmulator], options).listen();
+  return new SandboxServer([pixeldojoEmulator, piapiEmulator, workersAiEmulator, cloudflareEmulator, leonardoEmulator, filesEmulator], options).listen();
 }

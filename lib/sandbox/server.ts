@@ -77,6 +77,14 @@ export interface SandboxState {
   fileUrl(spec: { seed: number; width: number; height: number; format: 'png' | 'jpg'; tag: string }): string;
   image(spec: { seed: number; width: number; height: number; format: 'png' | 'jpg'; tag: string }): Buffer;
   deliverWebhook(url: string, body: unknown, headers?: Record<string, string>): void;
+  /** Where a provider that calls back one URL per account sends its webhooks (set at the provider, as in its dashboard). */
+  callbackOf(api: SandboxApi): AccountCallback | undefined;
+}
+
+/** A webhook URL set per account at the provider, with the key it sends as `Authorization: Bearer`. */
+export interface AccountCallback {
+  url: string;
+  key?: string;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -127,6 +135,7 @@ export class SandboxServer implements SandboxState {
   private readonly sockets = new Set<Socket>();
   private readonly images = new Map<string, Buffer>();
   private readonly pendingWebhooks = new Set<Promise<void>>();
+  private readonly callbacks = new Map<SandboxApi, AccountCallback>();
   /** Accepted requests per API in the last minute, oldest first, for `ratePerMinute`. */
   private readonly recentRequests = new Map<SandboxApi, number[]>();
   private address = '';
@@ -170,6 +179,16 @@ export class SandboxServer implements SandboxState {
   /** The ids of the jobs an emulator has created, oldest first. */
   jobIds(api: SandboxApi): string[] {
     return this.mounts.find((mount) => mount.api === api)?.jobs?.ids() ?? [];
+  }
+
+  /** Sets the account's webhook URL and callback key at an emulated provider, as its dashboard would. */
+  setCallback(api: SandboxApi, callback: AccountCallback | undefined): void {
+    if (callback) this.callbacks.set(api, callback);
+    else this.callbacks.delete(api);
+  }
+
+  callbackOf(api: SandboxApi): AccountCallback | undefined {
+    return this.callbacks.get(api);
   }
 
   get origin(): string {

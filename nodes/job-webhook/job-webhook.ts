@@ -74,7 +74,7 @@ export = function register(RED: NodeAPI): void {
       readWebhookBody(req, MAX_WEBHOOK_BYTES).then(
         (body) => {
           if (body.kind === 'too-large') return answer(res, 413, { error: `bodies over ${MAX_WEBHOOK_BYTES} bytes are refused` });
-          const credentials = deliveryCredentials(req.query ?? {}, req.headers);
+          const credentials = deliveryCredentials(req.query ?? {}, req.headers, body.value);
           if (!credentials) return refuse(res);
           const hash = webhookSecretHash(credentials.secret);
           const record = journaled(hash);

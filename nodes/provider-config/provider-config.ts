@@ -48,7 +48,7 @@ export = function register(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType<ProviderConfigNode, ProviderConfigDef, unknown, ProviderCredentials>('provider-config', ProviderConfig, {
-    credentials: { apiKey: { type: 'password' }, accountId: { type: 'text' } },
+    credentials: { apiKey: { type: 'password' }, accountId: { type: 'text' }, webhookKey: { type: 'password' } },
     settings: {
       ...editorSettingsFor('provider-config', providerConfigSchema),
       // The kinds, their defaults, models and prices, from the adapters: the dialogs keep no copies.
@@ -72,7 +72,7 @@ export = function register(RED: NodeAPI): void {
     const connection = new ProviderConnection({
       name: body.name || 'unsaved',
       config: configOf(body),
-      credentials: { apiKey: pick('apiKey'), accountId: pick('accountId') },
+      credentials: { apiKey: pick('apiKey'), accountId: pick('accountId'), webhookKey: pick('webhookKey') },
     });
     // A stored key goes only where the saved config sends it: the dialog's base URL could be anyone's.
     const usesStored = (['apiKey', 'accountId'] as const).some((field) => fromStore(field) && Boolean(stored?.[field]));

@@ -96,6 +96,13 @@ const targets: Target[] = [
     fields: ['payload', 'topic'],
   },
   {
+    label: 'leonardo-generate',
+    types: ['leonardo-generate'],
+    node: { type: 'leonardo-generate', model: '', prompt: '', params: {}, completion: 'wait' },
+    poisons: [...POISON.prompt, ...POISON.model, ...POISON.params],
+    fields: ['payload', 'topic', 'images', 'job'],
+  },
+  {
     label: 'workers-ai worker',
     types: ['workers-ai'],
     node: { type: 'workers-ai', endpoint: 'worker', prompt: '', params: {} },

@@ -19,6 +19,13 @@ const submitters: Array<{ type: string; node: Record<string, unknown>; api: Sand
     path: '/task',
     pollPath: '/task/',
   },
+  {
+    type: 'leonardo-generate',
+    node: { model: '', params: { num_images: 1 }, completion: 'wait' },
+    api: 'leonardo',
+    path: '/generations',
+    pollPath: '/generations/',
+  },
   { type: 'workers-ai', node: { endpoint: 'worker', params: {} }, api: 'workers-ai', path: '/' },
 ];
 
@@ -76,25 +83,26 @@ describe('every submitting node keeps the paid-submit promises', function () {
   }
 
   /** Every paid submit path: PixelDojo /flux and jobs, PiAPI, the Workers AI worker and the REST API. */
-  const paidPaths: Array<{ label: string; type: string; node: Record<string, unknown>; api: SandboxApi; kind?: string }> = [
+  const paidPaths: Array<{ label: string; type: string; node: Record<string, unknown>; api: SandboxApi; path?: string }> = [
     { label: 'flux-generate /flux', type: 'flux-generate', node: { endpoint: 'flux', model: 'flux-pro', params: {}, completion: 'wait' }, api: 'pixeldojo' },
     { label: 'flux-generate jobs', type: 'flux-generate', node: { endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait' }, api: 'pixeldojo' },
     { label: 'piapi-task', type: 'piapi-task', node: { model: 'Qubico/flux1-schnell', taskType: 'txt2img', params: {}, completion: 'wait' }, api: 'piapi' },
+    { label: 'leonardo-generate', type: 'leonardo-generate', node: { params: { num_images: 1 }, completion: 'wait' }, api: 'leonardo', path: '/generations' },
     { label: 'workers-ai worker', type: 'workers-ai', node: { endpoint: 'worker', params: {} }, api: 'workers-ai' },
     { label: 'workers-ai REST', type: 'workers-ai', node: { endpoint: 'rest', model: '@cf/black-forest-labs/flux-1-schnell', params: {} }, api: 'cloudflare' },
   ];
-  for (const { label, type, node, api } of paidPaths) {
+  for (const { label, type, node, api, path } of paidPaths) {
     for (const [answer, fault] of [
       ['a body that is not what it should be', { type: 'malformed' }],
       ['a wrong-shaped JSON body', { type: 'status', status: 200, body: { unexpected: true } }],
     ] as const) {
       it(`${label}: a success answer with ${answer} says the job may exist, and the budget keeps its cost`, async () => {
         const { run, sandbox } = await loadFlow([type], { type, ...node }, { provider: { budget: '1000' } });
-        sandbox.injectFault({ api, method: 'POST', fault });
+        sandbox.injectFault({ api, method: 'POST', path, fault });
         const { out, error } = await run({ prompt: 'p' });
         assert.equal(out, undefined);
         assert.match(error?.message ?? '', /answered the paid request with success, so a job may exist and be billed: it was not sent again/);
-        assert.equal(sandbox.requestsTo(api, 'POST').length, 1, 'sent once');
+        assert.equal(sandbox.requestsTo(api, 'POST', path).length, 1, 'sent once');
         const status = (await helper.request().get('/image-gen/provider-config/cfg/status')).body as {
           budget: { spent: Record<string, number>; jobs: Array<{ sent: boolean }> };
         };

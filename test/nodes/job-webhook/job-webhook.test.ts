@@ -7,21 +7,14 @@ import { JOURNAL_FILE } from '../../../lib/jobs/journal';
 import { webhookSecretHash } from '../../../lib/jobs/webhooks';
 import { loadFlow, sleep } from '../../support/flow';
 import type { Harness } from '../../support/flow';
-import { httpNodeCapture, serveHttpNode } from '../../support/http-node';
+import { HOOK_PATH, serveWithWebhook } from '../../support/webhook-flow';
+import type { Served } from '../../support/webhook-flow';
 import { freePort, waitFor } from '../../support/net';
 import { helper } from '../../support/node-red';
 import { journaledJobs } from '../../support/journal';
 
-const httpIn = require('@node-red/nodes/core/network/21-httpin.js') as unknown;
-
-const HOOK_PATH = '/image-gen/webhook';
 const piapiTask = { type: 'piapi-task', model: 'Qubico/flux1-schnell', taskType: 'txt2img', prompt: '', params: {}, completion: 'webhook' };
 const fluxJob = { type: 'flux-generate', endpoint: 'jobs', model: 'flux-dev', prompt: '', params: {}, completion: 'webhook' };
-
-interface Served {
-  harness: Harness;
-  url: string;
-}
 
 describe('job-webhook node, and completion by webhook', function () {
   this.timeout(30_000);
@@ -34,36 +27,15 @@ describe('job-webhook node, and completion by webhook', function () {
     await helper.unload();
   });
 
-  /**
-   * Loads `underTest` as n1 with a job-webhook node, an `http in` route /gen wired to it, and the
-   * runtime's httpNode served on the port the provider config's webhook URL names.
-   */
   async function serve(
     underTest: Record<string, unknown>,
     provider: Record<string, unknown> = {},
     types = ['piapi-task'],
     extra: Record<string, unknown>[] = [],
   ): Promise<Served> {
-    const port = await freePort();
-    const harness = await loadFlow(
-      [...types, 'job-webhook'],
-      { wires: [['out', 'answer']], ...underTest },
-      {
-        provider: { webhookBaseUrl: `http://127.0.0.1:${port}`, webhookGrace: '30', ...provider },
-        extra: [
-          { id: 'hook', type: 'job-webhook', path: HOOK_PATH, wires: [['orphans']] },
-          { id: 'orphans', type: 'helper' },
-          { id: 'capture', type: 'http-node-capture' },
-          { id: 'in', type: 'http in', url: '/gen', method: 'post', wires: [['n1']] },
-          { id: 'answer', type: 'http response', statusCode: '', headers: {} },
-          ...extra,
-        ],
-        modules: [httpIn, httpNodeCapture],
-      },
-    );
-    const server = await serveHttpNode(port);
-    closeServer = server.close;
-    return { harness, url: server.url };
+    const served = await serveWithWebhook(underTest, provider, types, extra);
+    closeServer = served.close;
+    return served;
   }
 
   const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
