@@ -51,28 +51,34 @@ describe('pending-job journal (with a user directory)', function () {
     assert.deepEqual(journal(), []);
   });
 
-  it('resumes a job after a redeploy of the node: delivered once, with the original message, and never submitted again', async () => {
-    const harness = await loadFlow(['flux-generate'], generate);
-    harness.sandbox.scriptJobs('pixeldojo', { durationMs: 2500 });
-    helper.getNode('n1').receive({ prompt: 'a harbour', topic: 'kept', payload: 'a harbour' });
-    await waitFor(() => journal().length === 1 && Boolean(journal()[0].job.id), 3000, 'the journal entry');
-    const flow = [
-      { id: 'f1', type: 'tab', label: 'test' },
-      { id: 'cfg', type: 'provider-config', name: 'test', kind: 'sandbox' },
-      { id: 'n1', z: 'f1', x: 100, y: 100, provider: 'cfg', wires: [['out']], ...generate, name: 'after' },
-      { id: 'out', z: 'f1', x: 100, y: 100, type: 'helper' },
-      { id: 'catch', z: 'f1', x: 100, y: 100, type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', z: 'f1', x: 100, y: 100, type: 'helper' },
-    ];
-    await helper.setFlows(flow, 'nodes');
-    await waitFor(() => harness.outputs.length === 1, 10_000, 'the resumed result');
-    await sleep(500);
-    assert.equal(harness.outputs.length, 1);
-    assert.equal(harness.outputs[0].topic, 'kept');
-    assert.equal((harness.outputs[0].job as { status: string }).status, 'completed');
-    assert.equal(harness.sandbox.requestsTo('pixeldojo', 'POST').length, 1);
-    assert.deepEqual(journal(), []);
-  });
+  const resumable = [
+    { node: generate, api: 'pixeldojo' as const },
+    { node: { type: 'leonardo-generate', name: 'before', model: '', params: { num_images: 1 }, completion: 'wait' }, api: 'leonardo' as const },
+  ];
+  for (const { node, api } of resumable) {
+    it(`resumes a ${node.type} job after a redeploy of the node: delivered once, with the original message, and never submitted again`, async () => {
+      const harness = await loadFlow([node.type], node);
+      harness.sandbox.scriptJobs(api, { durationMs: 2500 });
+      helper.getNode('n1').receive({ prompt: 'a harbour', topic: 'kept', payload: 'a harbour' });
+      await waitFor(() => journal().length === 1 && Boolean(journal()[0].job.id), 3000, 'the journal entry');
+      const flow = [
+        { id: 'f1', type: 'tab', label: 'test' },
+        { id: 'cfg', type: 'provider-config', name: 'test', kind: 'sandbox' },
+        { id: 'n1', z: 'f1', x: 100, y: 100, provider: 'cfg', wires: [['out']], ...node, name: 'after' },
+        { id: 'out', z: 'f1', x: 100, y: 100, type: 'helper' },
+        { id: 'catch', z: 'f1', x: 100, y: 100, type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', z: 'f1', x: 100, y: 100, type: 'helper' },
+      ];
+      await helper.setFlows(flow, 'nodes');
+      await waitFor(() => harness.outputs.length === 1, 10_000, 'the resumed result');
+      await sleep(500);
+      assert.equal(harness.outputs.length, 1);
+      assert.equal(harness.outputs[0].topic, 'kept');
+      assert.equal((harness.outputs[0].job as { status: string }).status, 'completed');
+      assert.equal(harness.sandbox.requestsTo(api, 'POST').length, 1);
+      assert.deepEqual(journal(), []);
+    });
+  }
 
   it('reports a job whose node was removed once, with how to collect it, and keeps it journaled', async () => {
     const harness = await loadFlow(['flux-generate'], generate);

@@ -157,6 +157,22 @@ describe('leonardo-generate node', function () {
     });
   });
 
+  it('hands the pending generation to job-poll, which completes it', async () => {
+    const { run, sandbox } = await loadFlow(
+      ['leonardo-generate', 'job-poll'],
+      { ...generate, completion: 'job', wires: [['poll']] },
+      {
+        extra: [{ id: 'poll', type: 'job-poll', provider: 'cfg', initialDelay: '100', maxDelay: '200', wires: [['out']] }],
+      },
+    );
+    sandbox.scriptJobs('leonardo', { durationMs: 300 });
+    const { out, error } = await run({ prompt: 'p', params: { num_images: 1 } });
+    assert.equal(error, undefined, error?.message);
+    assert.equal((out?.job as { provider: string; status: string }).status, 'completed');
+    assert.equal((out?.images as unknown[]).length, 1);
+    assert.equal(generations(sandbox).length, 1);
+  });
+
   it('lists the platform models for the editor through a guarded admin endpoint', async () => {
     await loadFlow(['leonardo-generate'], generate);
     const answer = await helper.request().get('/image-gen/leonardo/models?provider=cfg');
