@@ -32,6 +32,8 @@ export const jobSchema = z.object({
   cost: costSchema.optional(),
   creditsRemaining: z.number().optional(),
   expiresAt: z.string().optional(),
+  /** Where the provider said to read the job, when it gives a URL (BFL's polling_url). */
+  pollUrl: z.string().optional(),
   /** Local generations: the seed used, the seconds it took, and where it ran (cpu or cuda). */
   seed: z.number().optional(),
   generationTime: z.number().optional(),
@@ -63,6 +65,8 @@ export interface JobSnapshot {
   images?: GeneratedImage[];
   /** The provider's reason, for failed jobs. */
   reason?: string;
+  /** A failed job that the provider's content moderation refused. */
+  moderated?: boolean;
   cost?: Cost;
   expiresAt?: string;
 }

@@ -118,6 +118,11 @@ export class HttpClient {
   private readonly policy: RetryPolicy;
   private readonly base: URL;
 
+  /** The host (and port) requests relative to the base URL go to. */
+  get baseHost(): string {
+    return this.base.host;
+  }
+
   constructor(private readonly options: HttpClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };

@@ -40,7 +40,8 @@ export const jobPollSettingsSchema = z
 /** Unreadable poll answers in a row that are read again before the wait fails. */
 const UNREADABLE_POLLS_TOLERATED = 3;
 
-export type JobFailureKind = 'failed' | 'expired' | 'timeout';
+/** `moderated`: the provider's content moderation refused the request or its output (not a failure to retry as it is). */
+export type JobFailureKind = 'failed' | 'moderated' | 'expired' | 'timeout';
 
 /** A job that ended without a result; its message names the job id and what to do. */
 export class JobError extends Error {
@@ -54,7 +55,8 @@ export class JobError extends Error {
   }
 
   get statusKey(): StatusKey {
-    return this.kind === 'timeout' ? 'timedOut' : this.kind === 'expired' ? 'expired' : 'jobFailed';
+    const keys: Record<JobFailureKind, StatusKey> = { timeout: 'timedOut', expired: 'expired', moderated: 'moderated', failed: 'jobFailed' };
+    return keys[this.kind];
   }
 }
 
@@ -100,6 +102,9 @@ export async function pollUntilDone(
  */
 export function outcomeOf(jobId: string, provider: string, snapshot: JobSnapshot): JobSnapshot | undefined {
   if (snapshot.status === 'completed') return snapshot;
+  if (snapshot.status === 'failed' && snapshot.moderated) {
+    throw new JobError(`${provider} job ${jobId} was moderated: ${snapshot.reason ?? 'the provider refused the request or its output'}`, jobId, 'moderated');
+  }
   if (snapshot.status === 'failed') {
     throw new JobError(`${provider} job ${jobId} failed: ${snapshot.reason ?? 'no reason given'}`, jobId, 'failed');
   }

@@ -14,6 +14,8 @@ export interface ProviderInfo {
   needsBaseUrl: boolean;
   /** What the config's budget counts in: the unit this provider bills in. */
   budgetUnit?: CostEstimate['unit'];
+  /** Its result URLs expire within minutes, so a node downloads the images unless told not to. */
+  downloadByDefault?: boolean;
 }
 
 /** Where a provider should call back for one job: the job-webhook endpoint's public URL and the job's secret. */

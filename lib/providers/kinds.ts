@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EditorMetadata, ProviderAdapter, ProviderInfo } from './adapter';
+import { bflAdapter } from './bfl';
 import { cloudflareAdapter, workerAdapter } from './cloudflare';
 import { leonardoAdapter } from './leonardo';
 import { piapiAdapter } from './piapi';
@@ -12,6 +13,7 @@ export const PROVIDER_ADAPTERS = {
   'workers-ai': workerAdapter,
   cloudflare: cloudflareAdapter,
   leonardo: leonardoAdapter,
+  bfl: bflAdapter,
 } as const satisfies Record<string, ProviderAdapter<never>>;
 
 /** A wire format the pack speaks; the sandbox kind serves all of them. */

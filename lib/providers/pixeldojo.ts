@@ -361,5 +361,9 @@ export const pixeldojoAdapter: ProviderAdapter<{ endpoint?: PixeldojoEndpoint }>
   },
 };
 
-/** flux-generate's settings. `endpoint` (PixelDojo): `flux` is the synchronous POST /flux, `jobs` the async jobs API. */
-export const fluxGenerateSettingsSchema = submittingSettingsSchema.extend({ endpoint: z.enum(PIXELDOJO_ENDPOINTS).optional() });
+/**
+ * flux-generate's settings. `endpoint`: on PixelDojo, `flux` is the synchronous POST /flux and `jobs` the
+ * async jobs API; with a sandbox config, which serves every API, `bfl` picks Black Forest Labs' (a bfl
+ * config always does).
+ */
+export const fluxGenerateSettingsSchema = submittingSettingsSchema.extend({ endpoint: z.enum([...PIXELDOJO_ENDPOINTS, 'bfl']).optional() });

@@ -1,3 +1,4 @@
+import { bflEmulator } from './bfl';
 import { cloudflareEmulator, workersAiEmulator } from './cloudflare';
 import { filesEmulator } from './files';
 import { leonardoEmulator } from './leonardo';
@@ -14,5 +15,8 @@ export type { AccountCallback, RecordedRequest, SandboxOptions, WebhookDelivery 
 
 /** Starts every provider emulator on one loopback port. */
 export function startSandbox(options: SandboxOptions = {}): Promise<SandboxServer> {
-  return new SandboxServer([pixeldojoEmulator, piapiEmulator, workersAiEmulator, cloudflareEmulator, leonardoEmulator, filesEmulator], options).listen();
+  return new SandboxServer(
+    [pixeldojoEmulator, piapiEmulator, workersAiEmulator, cloudflareEmulator, leonardoEmulator, bflEmulator, filesEmulator],
+    options,
+  ).listen();
 }

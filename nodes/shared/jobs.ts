@@ -10,6 +10,7 @@ import { waitInSlot } from '../../lib/jobs/complete';
 import type { JobRecorder, RunOptions } from '../../lib/jobs/complete';
 import type { submittingSettingsSchema } from '../../lib/jobs/settings';
 import { submit } from '../../lib/jobs/submit';
+import { adapterOf, isProviderApi } from '../../lib/providers';
 import type { ProviderApi, ProviderConnection, Submission } from '../../lib/providers';
 import { handleInputs } from './input';
 import type { InputContext, Inputs, Message } from './input';
@@ -97,15 +98,17 @@ export async function waitForJob(
  * Resumes the jobs this node was waiting for before a redeploy or restart: each completes (or
  * fails through Catch) with the message that started it, restored from the journal.
  */
-export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, settings: () => Pick<RunOptions, 'download' | 'poll'>): void {
+export function resumeJournaledJobs(RED: NodeAPI, node: Node, inputs: Inputs, settings: () => Pick<RunOptions, 'poll'> & { download?: boolean }): void {
   const journal = journalOf(RED);
   if (!journal) return;
   journal.load().then(
     () => {
       for (const entry of journal.list().filter((candidate) => candidate.nodeId === node.id)) {
-        inputs.background(journal.restore(entry) as Message, (msg, context) =>
-          waitForJob(RED, node, entry.providerId, entry.job, msg, context, settings(), entry),
-        );
+        inputs.background(journal.restore(entry) as Message, (msg, context) => {
+          const current = settings();
+          const download = current.download ?? (isProviderApi(entry.job.provider) && adapterOf(entry.job.provider).info.downloadByDefault === true);
+          return waitForJob(RED, node, entry.providerId, entry.job, msg, context, { ...current, download }, entry);
+        });
       }
     },
     (error: unknown) => node.warn(`the pending-job journal could not be read: ${error instanceof Error ? error.message : String(error)}`),
@@ -135,20 +138,21 @@ export function handleSubmissions<S extends SubmittingSettings>(RED: NodeAPI, no
     const connection = connectionFor(RED, providerId);
     const request = resolveRequest(msg, current);
     const recorder = recorderFor(RED, node, providerId, msg);
+    const { api, submission } = await prepare(connection, request, msg, current, signal);
     const options: RunOptions = {
       signal,
       completion: current.completion || 'wait',
-      download: current.download === true,
+      // A node saved without the setting downloads where the provider's result URLs expire within minutes.
+      download: current.download ?? adapterOf(api).info.downloadByDefault === true,
       onPhase: status.phase,
       recorder,
       webhookPath: deployedWebhookPath(),
     };
-    const { api, submission } = await prepare(connection, request, msg, current, signal);
     const result = await submit(connection, api, submission, options);
     status.finished(result);
     return applyResult(msg, result);
   });
-  resumeJournaledJobs(RED, node, inputs, () => ({ download: settings().download === true }));
+  resumeJournaledJobs(RED, node, inputs, () => ({ download: settings().download }));
 }
 
 /** The latest RED API per runtime events emitter: one listener per runtime, using the newest API it was given. */

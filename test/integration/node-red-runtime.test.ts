@@ -91,7 +91,7 @@ describe('the pack in a real Node-RED runtime (the way npm start runs it)', func
     assert.ok(!fs.readFileSync(path.join(runtime.userDir, 'flows.json'), 'utf8').includes(apiKey));
     assert.ok(!fs.readFileSync(path.join(runtime.userDir, 'flows_cred.json'), 'utf8').includes(apiKey), 'credentials are encrypted at rest');
     const credentials = (await call('GET', '/credentials/provider-config/pc1', { token: admin })).json();
-    assert.deepEqual(credentials, { has_apiKey: true, accountId: '' });
+    assert.deepEqual(credentials, { has_apiKey: true, accountId: '', has_webhookKey: false });
     assert.ok(!runtime.log().includes(apiKey), 'the key never reaches the log');
   });
 });

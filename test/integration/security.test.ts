@@ -20,11 +20,13 @@ const ADMIN_ROUTES: Array<{ method: 'GET' | 'POST'; route: string; needs: 'read'
   { method: 'GET', route: '/image-gen/local-sd/status', needs: 'read' },
   { method: 'POST', route: '/image-gen/local-sd/load_model', needs: 'write', body: { model: 'none' } },
   { method: 'GET', route: '/image-gen/pixeldojo/models?provider=pd', needs: 'read' },
+  { method: 'GET', route: '/image-gen/leonardo/models?provider=pd', needs: 'read' },
 ];
 
 // Long and unlike anything else, so a match anywhere is a leak; their encoded forms are searched too.
 const API_KEY = 'pk-live-3f9a1c7e5b2d4086a1b3c5d7e9f10203';
 const ACCOUNT_ID = 'acct-77c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5';
+const WEBHOOK_KEY = 'whk-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b';
 
 function forms(secret: string): string[] {
   return [
@@ -37,7 +39,7 @@ function forms(secret: string): string[] {
 }
 
 function leaks(text: string): string[] {
-  return [API_KEY, ACCOUNT_ID].flatMap(forms).filter((form) => text.includes(form));
+  return [API_KEY, ACCOUNT_ID, WEBHOOK_KEY].flatMap(forms).filter((form) => text.includes(form));
 }
 
 /** The text of every file under a directory but the encrypted credentials, with its path. */
@@ -101,10 +103,10 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
     }
   });
 
-  it('keeps the key and account id out of flows, messages, status, logs, errors, admin answers and every file it writes', async () => {
+  it('keeps the key, account id and webhook key out of flows, messages, status, logs, errors, admin answers and every file it writes', async () => {
     const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/`;
-    const credentials = { apiKey: API_KEY, accountId: ACCOUNT_ID };
-    const config = (id: string, kind: string, api: 'pixeldojo' | 'piapi' | 'cloudflare' | 'workers-ai') => ({
+    const credentials = { apiKey: API_KEY, accountId: ACCOUNT_ID, webhookKey: WEBHOOK_KEY };
+    const config = (id: string, kind: string, api: 'pixeldojo' | 'piapi' | 'cloudflare' | 'workers-ai' | 'leonardo' | 'bfl') => ({
       id,
       type: 'provider-config',
       name: `${kind} config`,
@@ -119,6 +121,8 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
       { id: 'gen.piapi', type: 'piapi-task', provider: 'pi', model: 'Qubico/flux1-schnell', taskType: 'txt2img', completion: 'wait' },
       { id: 'gen.rest', type: 'workers-ai', provider: 'cf', endpoint: 'rest', model: '@cf/black-forest-labs/flux-1-schnell' },
       { id: 'gen.worker', type: 'workers-ai', provider: 'wk', endpoint: 'worker', model: '@cf/black-forest-labs/flux-1-schnell' },
+      { id: 'gen.leonardo', type: 'leonardo-generate', provider: 'leo', model: '', completion: 'wait' },
+      { id: 'gen.bfl', type: 'flux-generate', provider: 'bfl', endpoint: 'bfl', model: 'flux-pro-1.1', completion: 'wait' },
     ];
     const everything = (id: string) => ({
       id,
@@ -140,6 +144,8 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
           config('pi', 'piapi', 'piapi'),
           config('cf', 'cloudflare', 'cloudflare'),
           config('wk', 'workers-ai', 'workers-ai'),
+          config('leo', 'leonardo', 'leonardo'),
+          config('bfl', 'bfl', 'bfl'),
           ...generators.map((node) => ({ ...node, z: 'tab', prompt: '', params: {}, download: false, wires: [[node.id === 'gen.jobs' ? 'poll' : 'out']] })),
           ...generators.map((node) => ({ id: `inject.${node.id}`, type: 'inject', z: 'tab', payload: 'a lighthouse', payloadType: 'str', wires: [[node.id]] })),
           { id: 'poll', type: 'job-poll', z: 'tab', provider: 'pd', initialDelay: '100', maxDelay: '300', timeout: '20000', wires: [['out']] },
@@ -196,7 +202,7 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
     );
     // The account id is a text credential: the config dialog shows it to an admin, as Node-RED does for such fields; the key, never.
     const stored = await runtime.call('GET', '/credentials/provider-config/cf', { token: admin });
-    assert.deepEqual(stored.json(), { has_apiKey: true, accountId: ACCOUNT_ID });
+    assert.deepEqual(stored.json(), { has_apiKey: true, accountId: ACCOUNT_ID, has_webhookKey: true });
     const places: Array<[string, string]> = [
       ['the log', runtime.log()],
       ['the connection test answer', tested.text],

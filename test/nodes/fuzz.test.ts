@@ -96,6 +96,13 @@ const targets: Target[] = [
     fields: ['payload', 'topic'],
   },
   {
+    label: 'flux-generate bfl',
+    types: ['flux-generate'],
+    node: { type: 'flux-generate', endpoint: 'bfl', model: 'flux-pro-1.1', prompt: '', params: {}, completion: 'wait' },
+    poisons: [...POISON.prompt, ...POISON.model, ...POISON.params],
+    fields: ['payload', 'topic', 'images', 'job'],
+  },
+  {
     label: 'leonardo-generate',
     types: ['leonardo-generate'],
     node: { type: 'leonardo-generate', model: '', prompt: '', params: {}, completion: 'wait' },

@@ -53,6 +53,10 @@ describe('pending-job journal (with a user directory)', function () {
 
   const resumable = [
     { node: generate, api: 'pixeldojo' as const },
+    {
+      node: { type: 'flux-generate', name: 'before', endpoint: 'bfl', model: 'flux-2-pro', params: {}, completion: 'wait', download: false },
+      api: 'bfl' as const,
+    },
     { node: { type: 'leonardo-generate', name: 'before', model: '', params: { num_images: 1 }, completion: 'wait' }, api: 'leonardo' as const },
   ];
   for (const { node, api } of resumable) {

@@ -20,6 +20,13 @@ const submitters: Array<{ type: string; node: Record<string, unknown>; api: Sand
     pollPath: '/task/',
   },
   {
+    type: 'flux-generate',
+    node: { endpoint: 'bfl', model: 'flux-pro-1.1', params: {}, completion: 'wait', download: false },
+    api: 'bfl',
+    path: '/v1/flux-pro-1.1',
+    pollPath: '/v1/get_result',
+  },
+  {
     type: 'leonardo-generate',
     node: { model: '', params: { num_images: 1 }, completion: 'wait' },
     api: 'leonardo',
@@ -36,7 +43,7 @@ describe('every submitting node keeps the paid-submit promises', function () {
   afterEach(() => helper.unload());
 
   for (const { type, node, api, path, pollPath } of submitters) {
-    describe(type, () => {
+    describe(`${type} (${api})`, () => {
       const load = () => loadFlow([type], { type, ...node }, { provider: { timeout: '1000' } });
       const submits = (sandbox: Awaited<ReturnType<typeof load>>['sandbox']) => sandbox.requestsTo(api, 'POST').filter((entry) => entry.path === path);
 
@@ -87,6 +94,7 @@ describe('every submitting node keeps the paid-submit promises', function () {
     { label: 'flux-generate /flux', type: 'flux-generate', node: { endpoint: 'flux', model: 'flux-pro', params: {}, completion: 'wait' }, api: 'pixeldojo' },
     { label: 'flux-generate jobs', type: 'flux-generate', node: { endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait' }, api: 'pixeldojo' },
     { label: 'piapi-task', type: 'piapi-task', node: { model: 'Qubico/flux1-schnell', taskType: 'txt2img', params: {}, completion: 'wait' }, api: 'piapi' },
+    { label: 'flux-generate bfl', type: 'flux-generate', node: { endpoint: 'bfl', model: 'flux-pro-1.1', params: {}, completion: 'wait' }, api: 'bfl' },
     { label: 'leonardo-generate', type: 'leonardo-generate', node: { params: { num_images: 1 }, completion: 'wait' }, api: 'leonardo', path: '/generations' },
     { label: 'workers-ai worker', type: 'workers-ai', node: { endpoint: 'worker', params: {} }, api: 'workers-ai' },
     { label: 'workers-ai REST', type: 'workers-ai', node: { endpoint: 'rest', model: '@cf/black-forest-labs/flux-1-schnell', params: {} }, api: 'cloudflare' },
