@@ -34,9 +34,11 @@ export const jobSchema = z.object({
   expiresAt: z.string().optional(),
   /** Where the provider said to read the job, when it gives a URL (BFL's polling_url). */
   pollUrl: z.string().optional(),
-  /** Local generations: the seed used, the seconds it took, and where it ran (cpu or cuda). */
+  /** Local generations (and a VisionCraft Pro server's): the seed used, the seconds it took, and where it ran (cpu or cuda). */
   seed: z.number().optional(),
   generationTime: z.number().optional(),
+  /** A VisionCraft Pro server's report of the GPU memory the generation used, in GB. */
+  vramUsed: z.number().optional(),
   device: z.string().optional(),
   params: z.record(z.string(), z.unknown()),
 });

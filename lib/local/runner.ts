@@ -45,6 +45,8 @@ const MAX_THREADS = 256;
 
 /** local-sd's flow JSON settings (DESIGN.md names); its editor validates with the same schema. */
 export const localSdSettingsSchema = configuredRequestSchema.extend({
+  /** A VisionCraft Pro server's provider config: generate there instead of on this machine (empty for here). */
+  provider: z.string().optional(),
   device: z.enum(['cpu', 'cuda']).optional(),
   /** onnxruntime threads; 0 or empty lets it choose. */
   threads: optionalInteger(0, MAX_THREADS),

@@ -5,6 +5,7 @@ import { cloudflareAdapter, workerAdapter } from './cloudflare';
 import { leonardoAdapter } from './leonardo';
 import { piapiAdapter } from './piapi';
 import { pixeldojoAdapter } from './pixeldojo';
+import { visioncraftAdapter } from './visioncraft';
 
 /** Every provider the pack speaks, by the `kind` a provider config stores (stable once released). */
 export const PROVIDER_ADAPTERS = {
@@ -14,6 +15,7 @@ export const PROVIDER_ADAPTERS = {
   cloudflare: cloudflareAdapter,
   leonardo: leonardoAdapter,
   bfl: bflAdapter,
+  visioncraft: visioncraftAdapter,
 } as const satisfies Record<string, ProviderAdapter<never>>;
 
 /** A wire format the pack speaks; the sandbox kind serves all of them. */

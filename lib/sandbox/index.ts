@@ -5,6 +5,7 @@ import { leonardoEmulator } from './leonardo';
 import { piapiEmulator } from './piapi';
 import { pixeldojoEmulator } from './pixeldojo';
 import { SandboxServer } from './server';
+import { visioncraftEmulator } from './visioncraft';
 import type { SandboxOptions } from './server';
 
 export type { FaultRule, SandboxApi, SandboxFault } from './faults';
@@ -16,7 +17,7 @@ export type { AccountCallback, RecordedRequest, SandboxOptions, WebhookDelivery 
 /** Starts every provider emulator on one loopback port. */
 export function startSandbox(options: SandboxOptions = {}): Promise<SandboxServer> {
   return new SandboxServer(
-    [pixeldojoEmulator, piapiEmulator, workersAiEmulator, cloudflareEmulator, leonardoEmulator, bflEmulator, filesEmulator],
+    [pixeldojoEmulator, piapiEmulator, workersAiEmulator, cloudflareEmulator, leonardoEmulator, bflEmulator, visioncraftEmulator, filesEmulator],
     options,
   ).listen();
 }

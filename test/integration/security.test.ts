@@ -21,6 +21,7 @@ const ADMIN_ROUTES: Array<{ method: 'GET' | 'POST'; route: string; needs: 'read'
   { method: 'POST', route: '/image-gen/local-sd/load_model', needs: 'write', body: { model: 'none' } },
   { method: 'GET', route: '/image-gen/pixeldojo/models?provider=pd', needs: 'read' },
   { method: 'GET', route: '/image-gen/leonardo/models?provider=pd', needs: 'read' },
+  { method: 'GET', route: '/image-gen/local-sd/gallery?provider=pd', needs: 'read' },
 ];
 
 // Long and unlike anything else, so a match anywhere is a leak; their encoded forms are searched too.

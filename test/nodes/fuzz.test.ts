@@ -126,7 +126,7 @@ const targets: Target[] = [
   {
     label: 'local-sd',
     types: ['local-sd'],
-    node: { type: 'local-sd', model: 'sandbox-tiny-sd', device: 'cpu', threads: 0, prompt: '', params: {} },
+    node: { type: 'local-sd', provider: '', model: 'sandbox-tiny-sd', device: 'cpu', threads: 0, prompt: '', params: {} },
     poisons: [
       ...POISON.prompt,
       ['model', '../..'],

@@ -57,7 +57,15 @@ describe('nodes given hostile settings and messages', function () {
   });
 
   it('deploys local-sd with CPU threads "-4", saying why on each message instead of logging zod JSON', async () => {
-    const { run } = await loadFlow(['local-sd'], { type: 'local-sd', model: 'sandbox-tiny-sd', device: 'cpu', threads: '-4', prompt: '', params: {} });
+    const { run } = await loadFlow(['local-sd'], {
+      type: 'local-sd',
+      provider: '',
+      model: 'sandbox-tiny-sd',
+      device: 'cpu',
+      threads: '-4',
+      prompt: '',
+      params: {},
+    });
     const { error } = await run({ prompt: 'a cat' });
     assert.match(error?.message ?? '', /local-sd's settings cannot be used: threads: must be 0 to 256/);
   });

@@ -15,7 +15,15 @@ import { pngSize } from '../../support/png';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const node = { type: 'local-sd', model: 'tiny', device: 'cpu', threads: 1, prompt: '', params: { width: 64, height: 64, num_inference_steps: 3 } };
+const node = {
+  type: 'local-sd',
+  provider: '',
+  model: 'tiny',
+  device: 'cpu',
+  threads: 1,
+  prompt: '',
+  params: { width: 64, height: 64, num_inference_steps: 3 },
+};
 
 describe('local-sd node', function () {
   this.timeout(60_000);
