@@ -34,3 +34,18 @@ export function editorSchemaOf(schema: z.ZodType): EditorSchema {
 export function editorSchemaSettingName(nodeType: string): string {
   return `${nodeType.replace(/-(\w)/g, (_match, letter: string) => letter.toUpperCase())}Schema`;
 }
+
+/**
+ * The JSON Schema of a provider request's parameters (`msg.params` and the node's Parameters), as the
+ * runtime validates them: the request schema without the fields a node fills from its own settings.
+ * Refinements that span fields (ultra not with alchemy) stay the runtime's; the editor gets the ranges.
+ */
+export function parameterSchemaOf(schema: z.ZodType, filledByNode: readonly string[] = ['prompt']): EditorSchema {
+  const json = editorSchemaOf(schema) as EditorSchema & { properties?: Record<string, unknown>; required?: string[] };
+  const { $schema: _dialect, ...rest } = json;
+  return {
+    ...rest,
+    properties: Object.fromEntries(Object.entries(json.properties ?? {}).filter(([name]) => !filledByNode.includes(name))) as EditorSchema['properties'],
+    ...(json.required ? { required: json.required.filter((name) => !filledByNode.includes(name)) } : {}),
+  };
+}

@@ -1,5 +1,6 @@
 import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
+import type { EditorSchema } from '../editor/node-settings';
 import type { CostEstimate } from './budget';
 
 /** How a provider config of one kind is filled in and limited by default. */
@@ -78,6 +79,11 @@ export interface EditorMetadata {
   models: Array<{ id: string; label?: string; price?: string; taskTypes?: readonly string[] }>;
   /** Where the editor fetches the live model list, when the provider publishes one. */
   modelsEndpoint?: string;
+  /**
+   * The parameters the runtime accepts, as JSON Schema, per model or task type (`*` for all of them):
+   * one source for the editor's hints and forms and the runtime's checks.
+   */
+  parameters: Record<string, EditorSchema>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidRequestError, describeIssues } from '../contract';
 import type { JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
+import { parameterSchemaOf } from '../editor/node-settings';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
 import type { ProviderAdapter, Submission } from './adapter';
 import type { CostEstimate } from './budget';
@@ -304,5 +305,8 @@ export const bflAdapter: ProviderAdapter = {
     secretOf: (query) => (typeof query[BFL_TOKEN_PARAMETER] === 'string' && query[BFL_TOKEN_PARAMETER] ? query[BFL_TOKEN_PARAMETER] : undefined),
     read: readBflWebhook,
   },
-  editor: { models: BFL_MODEL_NAMES.map((id) => ({ id, price: `${BFL_MODELS[id].credits} credits (${BFL_MODELS[id].credits / 100} USD) per image` })) },
+  editor: {
+    models: BFL_MODEL_NAMES.map((id) => ({ id, price: `${BFL_MODELS[id].credits} credits (${BFL_MODELS[id].credits / 100} USD) per image` })),
+    parameters: Object.fromEntries(BFL_MODEL_NAMES.map((id) => [id, parameterSchemaOf(BFL_MODELS[id].schema)])),
+  },
 };

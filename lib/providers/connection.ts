@@ -94,6 +94,11 @@ export class ProviderConnection {
     return this.kind === 'sandbox' ? preferred : (candidates[0] as ProviderApi);
   }
 
+  /** Whether this config's providers are the sandbox's emulators: nothing it sends costs anything. */
+  get simulated(): boolean {
+    return this.kind === 'sandbox';
+  }
+
   /** What an adapter needs to build and send a request through this config to `api`. */
   async submitContext(api: ProviderApi, signal?: AbortSignal): Promise<SubmitContext> {
     const client = await this.client(api);

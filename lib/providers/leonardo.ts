@@ -3,6 +3,7 @@ import { InvalidRequestError, describeIssues } from '../contract';
 import type { Cost, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
+import { parameterSchemaOf } from '../editor/node-settings';
 import { submittingSettingsSchema } from '../jobs/settings';
 import { bearerAuth } from './adapter';
 import type { ProviderAdapter, Submission } from './adapter';
@@ -345,6 +346,7 @@ export const leonardoAdapter: ProviderAdapter = {
       { id: '6b645e3a-d64f-4341-a6d8-7a3690fbf042', label: 'Phoenix 0.9', price: 'priced by Leonardo per request (API credits)' },
     ],
     modelsEndpoint: 'image-gen/leonardo/models',
+    parameters: { '*': parameterSchemaOf(leonardoGenerationSchema, ['prompt', 'modelId']) },
   },
 };
 

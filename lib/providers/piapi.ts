@@ -3,6 +3,7 @@ import { InvalidRequestError, describeIssues } from '../contract';
 import type { JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
+import { parameterSchemaOf } from '../editor/node-settings';
 import { submittingSettingsSchema } from '../jobs/settings';
 import type { ProviderAdapter, Submission } from './adapter';
 import type { CostEstimate } from './budget';
@@ -333,5 +334,6 @@ export const piapiAdapter: ProviderAdapter<PiapiTaskOptions> = {
       price: `${PIAPI_PRICE_USD[id]} USD per image`,
       taskTypes: id === 'Qubico/flux1-dev-advanced' ? ADVANCED_TASK_TYPES : BASIC_TASK_TYPES,
     })),
+    parameters: Object.fromEntries(PIAPI_TASK_TYPES.map((taskType) => [taskType, parameterSchemaOf(TASK_INPUTS[taskType])])),
   },
 };

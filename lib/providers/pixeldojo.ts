@@ -3,6 +3,7 @@ import { InvalidRequestError, describeIssues } from '../contract';
 import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
 import { ProviderError } from '../http';
+import { parameterSchemaOf } from '../editor/node-settings';
 import { submittingSettingsSchema } from '../jobs/settings';
 import { bearerAuth } from './adapter';
 import type { ProviderAdapter, Submission } from './adapter';
@@ -358,6 +359,8 @@ export const pixeldojoAdapter: ProviderAdapter<{ endpoint?: PixeldojoEndpoint }>
   editor: {
     models: Object.entries(FLUX_MODEL_CREDITS).map(([id, credits]) => ({ id, price: `${credits} credit${credits === 1 ? '' : 's'} per image` })),
     modelsEndpoint: 'image-gen/pixeldojo/models',
+    // The /flux parameters; a jobs API model's come with it from PixelDojo's catalogue.
+    parameters: { '*': parameterSchemaOf(fluxRequestSchema, ['prompt', 'model']) },
   },
 };
 

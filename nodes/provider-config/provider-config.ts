@@ -60,7 +60,7 @@ export = function register(RED: NodeAPI): void {
   adminRoute(RED, 'get', '/image-gen/provider-config/:id/status', 'provider-config.read', (req) => {
     const node = RED.nodes.getNode(String(req.params.id)) as ProviderConfigNode | null;
     if (!node?.connection) throw new AdminError(404, 'NOT_FOUND', 'no deployed provider config has this id');
-    return { name: node.connection.label, simulated: node.connection.kind === 'sandbox', budget: node.connection.budget.report() };
+    return { name: node.connection.label, simulated: node.connection.simulated, budget: node.connection.budget.report() };
   });
 
   // Tests the settings in the edit dialog (saved or not) with a request that costs nothing.

@@ -23,10 +23,34 @@ describe('the editor takes provider lists from the runtime', () => {
     );
   });
 
+  it("exports each provider's parameters as the runtime validates them, per model or task type, without the fields the node fills", () => {
+    const providers = providersForEditor();
+    for (const api of PROVIDER_APIS) {
+      const parameters = providers[api].parameters ?? {};
+      assert.ok(Object.keys(parameters).length > 0, `${api} exports its parameters`);
+      for (const [key, schema] of Object.entries(parameters)) {
+        const properties = (schema as { properties?: Record<string, unknown> }).properties ?? {};
+        assert.ok(Object.keys(properties).length > 0, `${api} ${key} lists parameters`);
+        assert.ok(!('prompt' in properties), `${api} ${key}: the prompt is the node's`);
+      }
+    }
+    type Json = { properties: Record<string, { maximum?: number; enum?: unknown[] }>; required?: string[] };
+    const piapi = providers.piapi.parameters as Record<string, Json>;
+    assert.deepEqual(piapi.img2img.required, ['image']);
+    assert.equal(piapi.txt2img.properties.guidance_scale.maximum, 5);
+    const bfl = providers.bfl.parameters as Record<string, Json>;
+    assert.equal(bfl['flux-dev'].properties.steps.maximum, 50);
+    assert.ok(!('steps' in bfl['flux-pro-1.1'].properties));
+    const leonardo = (providers.leonardo.parameters as Record<string, Json>)['*'];
+    assert.ok(leonardo.properties.presetStyle.enum?.includes('CINEMATIC') && !('modelId' in leonardo.properties));
+  });
+
   it('keeps no copy of a provider kind or model list in any dialog', () => {
     const providers = providersForEditor();
-    const listed = Object.entries(providers).flatMap(([kind, info]) => [kind, ...(info.models ?? []).map((model) => model.id)]);
+    const models = Object.values(providers).flatMap((info) => (info.models ?? []).map((model) => model.id));
     for (const { file, source } of html) {
+      // A node's own settings may name a kind (flux-generate's API "bfl"); the provider kinds list is the config dialog's.
+      const listed = file.startsWith('provider-config') ? [...Object.keys(providers), ...models] : models;
       for (const value of listed) assert.ok(!source.includes(`<option value="${value}"`), `${file} lists "${value}" itself`);
     }
   });

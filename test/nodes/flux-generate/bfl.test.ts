@@ -120,6 +120,18 @@ describe('flux-generate on Black Forest Labs', function () {
     assert.match((await run({ prompt: 'p' })).error?.message ?? '', /expired before its result was collected/);
   });
 
+  it("gives up on a job that stays Pending after job-poll's timeout, polling its polling_url", async () => {
+    const { run, sandbox } = await loadFlow(
+      ['flux-generate', 'job-poll'],
+      { ...generate, completion: 'job', wires: [['poll']] },
+      { extra: [{ id: 'poll', type: 'job-poll', provider: 'cfg', initialDelay: '100', maxDelay: '200', timeout: '700', wires: [['out']] }] },
+    );
+    sandbox.scriptJobs('bfl', { outcome: 'never' });
+    const { error } = await run({ prompt: 'p' });
+    assert.match(error?.message ?? '', /job bfl_\S+ did not finish within 1 s\. It may still finish at the provider/);
+    assert.ok(sandbox.requestsTo('bfl', 'GET', '/v1/get_result?id=bfl_').length >= 2, 'polled at its polling_url');
+  });
+
   it("sends the key only to BFL's hosts or the configured base URL host: a polling_url elsewhere is refused", async () => {
     const { run, sandbox } = await loadFlow(['flux-generate'], generate);
     sandbox.injectFault({

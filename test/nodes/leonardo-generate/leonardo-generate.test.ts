@@ -173,6 +173,18 @@ describe('leonardo-generate node', function () {
     assert.equal(generations(sandbox).length, 1);
   });
 
+  it("gives up on a generation that never finishes after job-poll's timeout, saying it may still finish", async () => {
+    const { run, sandbox } = await loadFlow(
+      ['leonardo-generate', 'job-poll'],
+      { ...generate, completion: 'job', wires: [['poll']] },
+      { extra: [{ id: 'poll', type: 'job-poll', provider: 'cfg', initialDelay: '100', maxDelay: '200', timeout: '700', wires: [['out']] }] },
+    );
+    sandbox.scriptJobs('leonardo', { outcome: 'never' });
+    const { error } = await run({ prompt: 'p', params: { num_images: 1 } });
+    assert.match(error?.message ?? '', /job \S+ did not finish within 1 s\. It may still finish at the provider/);
+    assert.equal(generations(sandbox).length, 1);
+  });
+
   it('lists the platform models for the editor through a guarded admin endpoint', async () => {
     await loadFlow(['leonardo-generate'], generate);
     const answer = await helper.request().get('/image-gen/leonardo/models?provider=cfg');
