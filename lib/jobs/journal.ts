@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { jobSchema } from '../contract';
+import type { JobInfo } from '../contract';
+import type { JobRecorder } from './complete';
 import { AppendLog } from '../storage/append-log';
 import { writeFileAtomically } from '../storage/atomic';
 
@@ -332,4 +334,49 @@ export function journalFor(userDir: string, warn: (message: string) => void): Jo
     journals.set(file, journal);
   }
   return journal;
+}
+
+/**
+ * Records a job a node will wait for, with the message that started it, from just before its
+ * submit is sent until it ends. `key` continues an entry read back from the journal.
+ */
+export function journalRecorder(
+  journal: JobJournal,
+  owner: Pick<JournalEntry, 'key' | 'nodeId' | 'providerId'> & { msg: Record<string, unknown> },
+): JobRecorder {
+  // Serialised when first journaled: paths that never journal (an immediate answer) never pay for it.
+  let saved: Record<string, unknown> | undefined;
+  let webhookSecretHash: string | undefined;
+  const record = (job: JobInfo) =>
+    journal.add({
+      key: owner.key,
+      nodeId: owner.nodeId,
+      providerId: owner.providerId,
+      job,
+      webhookSecretHash,
+      msg: (saved ??= serialisableMessage(owner.msg)),
+      submittedAt: job.submittedAt ?? new Date().toISOString(),
+    });
+  return {
+    submitting: (job, hash) => {
+      webhookSecretHash = hash;
+      return record(job);
+    },
+    submitted: (job, hash) => {
+      webhookSecretHash ??= hash;
+      return record(job);
+    },
+    ended: () => journal.remove(owner.key),
+  };
+}
+
+/** What to tell the user about a journaled job whose node no longer exists: its result was paid for. */
+export function orphanReport(entry: JournalEntry): string {
+  const { provider, model, id, pollUrl } = entry.job;
+  const job = JSON.stringify({ provider, model, id, status: 'pending', ...(pollUrl ? { pollUrl } : {}), params: {} });
+  return (
+    `the ${provider} job ${id ?? '(id unknown: Node-RED stopped during its submit)'} was submitted by node ${entry.nodeId}, which no longer exists, ` +
+    `so its result was not collected. ` +
+    (id ? `To collect it, send msg.job = ${job} to a job-poll node.` : `Look for it in ${provider}'s job list.`)
+  );
 }

@@ -3,7 +3,7 @@ import type { Node, NodeAPI } from 'node-red';
 import type { z } from 'zod';
 import type { JobInfo, ResolvedRequest } from '../../lib/contract';
 import { InvalidRequestError, applyResult, resolveRequest } from '../../lib/contract';
-import { journalFor, serialisableMessage } from '../../lib/jobs/journal';
+import { journalFor, journalRecorder, orphanReport } from '../../lib/jobs/journal';
 import type { JobJournal, JournalEntry } from '../../lib/jobs/journal';
 import { isWebhookProvider, webhookRegistry } from '../../lib/jobs/webhooks';
 import { waitInSlot } from '../../lib/jobs/complete';
@@ -29,31 +29,7 @@ export function journalOf(RED: NodeAPI): JobJournal | undefined {
  */
 export function recorderFor(RED: NodeAPI, node: Node, providerId: string, msg: Message, key: string = randomUUID()): JobRecorder | undefined {
   const journal = journalOf(RED);
-  if (!journal) return undefined;
-  // Serialised when first journaled: paths that never journal (a synchronous /flux) never pay for it.
-  let saved: Record<string, unknown> | undefined;
-  let webhookSecretHash: string | undefined;
-  const record = (job: JobInfo) =>
-    journal.add({
-      key,
-      nodeId: node.id,
-      providerId,
-      job,
-      webhookSecretHash,
-      msg: (saved ??= serialisableMessage(msg)),
-      submittedAt: job.submittedAt ?? new Date().toISOString(),
-    });
-  return {
-    submitting: (job, hash) => {
-      webhookSecretHash = hash;
-      return record(job);
-    },
-    submitted: (job, hash) => {
-      webhookSecretHash ??= hash;
-      return record(job);
-    },
-    ended: () => journal.remove(key),
-  };
+  return journal && journalRecorder(journal, { key, nodeId: node.id, providerId, msg });
 }
 
 /**
@@ -175,14 +151,7 @@ export function reportOrphanedJobs(api: NodeAPI): void {
       .then(async () => {
         for (const entry of journal.list()) {
           if (entry.orphanReported || RED.nodes.getNode(entry.nodeId)) continue;
-          const { provider, model, id } = entry.job;
-          RED.log.warn(
-            `[image-gen] the ${provider} job ${id ?? '(id unknown: Node-RED stopped during its submit)'} was submitted by node ${entry.nodeId}, which no longer exists, ` +
-              `so its result was not collected. ` +
-              (id
-                ? `To collect it, send msg.job = {provider: "${provider}", model: "${model}", id: "${id}", status: "pending", params: {}} to a job-poll node.`
-                : `Look for it in ${provider}'s job list.`),
-          );
+          RED.log.warn(`[image-gen] ${orphanReport(entry)}`);
           await journal.update(entry.key, { orphanReported: true });
         }
       })

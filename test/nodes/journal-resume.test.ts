@@ -101,7 +101,10 @@ describe('pending-job journal (with a user directory)', function () {
       });
     await deploy(withoutNode);
     await waitFor(() => reports().length === 1, 3000, 'the report');
-    assert.match(String((reports()[0][0] as { msg: string }).msg), /which no longer exists.*send msg.job = \{provider: "pixeldojo".* to a job-poll node/);
+    assert.match(
+      String((reports()[0][0] as { msg: string }).msg),
+      /which no longer exists.*send msg.job = \{"provider":"pixeldojo","model":"flux-dev","id":"\w+","status":"pending","params":\{\}\} to a job-poll node/,
+    );
     await deploy([...withoutNode, { id: 'c2', type: 'comment', z: 'f1', x: 1, y: 1 }]);
     await sleep(300);
     assert.equal(reports().length, 1, 'reported once, not on every deploy');

@@ -198,4 +198,20 @@ describe('flux-generate on Black Forest Labs', function () {
     await sleep(200);
     assert.equal(harness.outputs.length, 1);
   });
+
+  it('races the webhook against polling to exactly one message per job', async () => {
+    const served = await serveWithWebhook({ ...generate, completion: 'webhook' }, { webhookGrace: '0' }, ['flux-generate']);
+    closeServer = served.close;
+    const { harness } = served;
+    harness.sandbox.scriptJobs('bfl', { durationMs: 400 }, { durationMs: 400 }, { durationMs: 400 });
+    const results = await Promise.all(['a', 'b', 'c'].map((prompt) => harness.run({ prompt })));
+    assert.deepEqual(
+      results.map((result) => result.error?.message),
+      [undefined, undefined, undefined],
+    );
+    await waitFor(() => harness.sandbox.webhooks.length >= 3 && harness.sandbox.webhooks.every((hook) => hook.status !== undefined), 5000, 'the deliveries');
+    await sleep(300);
+    assert.equal(harness.outputs.length, 3, 'one message per job');
+    assert.equal(submits(harness.sandbox).length, 3);
+  });
 });
