@@ -21,7 +21,10 @@ export default tseslint.config(
   },
   {
     files: ['resources/**/*.js'],
-    languageOptions: { sourceType: 'script', globals: { window: 'readonly', RED: 'readonly', $: 'readonly', document: 'readonly' } },
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', RED: 'readonly', $: 'readonly', document: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+    },
   },
   {
     files: ['scripts/**/*.js'],

@@ -29,11 +29,13 @@ function mergeCommonMessages(type, locales) {
     fs.writeFileSync(file, JSON.stringify(messages, null, 2));
   }
 }
-for (const type of fs.readdirSync(path.join(root, 'nodes'))) {
-  const source = path.join(root, 'nodes', type);
+// Nodes, and the editor plugins the pack ships (the image-gen sidebar), are laid out alike.
+const folders = ['nodes', 'plugins'].flatMap((group) => fs.readdirSync(path.join(root, group)).map((type) => [group, type]));
+for (const [group, type] of folders) {
+  const source = path.join(root, group, type);
   // Only node folders (those with an editor file) are laid out; others hold shared node code.
   if (!fs.statSync(source).isDirectory() || !fs.readdirSync(source).some((entry) => entry.endsWith('.html'))) continue;
-  const target = path.join(dist, 'nodes', type);
+  const target = path.join(dist, group, type);
   fs.mkdirSync(target, { recursive: true });
   for (const entry of fs.readdirSync(source)) {
     if (entry.endsWith('.html')) fs.copyFileSync(path.join(source, entry), path.join(target, entry));

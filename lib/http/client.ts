@@ -36,6 +36,8 @@ export interface RequestSpec {
    * pending-job journal records a submit's intent here, so a request that never left is never recorded.
    */
   beforeSend?: () => Promise<void>;
+  /** Called when the request must wait for the provider config's rate limit (a node's status says so). */
+  onWait?: () => void;
 }
 
 /** What an answer's errors need to know of the request it answers. */
@@ -255,7 +257,7 @@ export class HttpClient {
   private async acquireSlot(spec: RequestSpec): Promise<RateGrant | undefined> {
     if (spec.rateLimited === false) return undefined;
     try {
-      return await this.options.rateLimiter?.acquire(spec.signal);
+      return await this.options.rateLimiter?.acquire(spec.signal, spec.onWait);
     } catch (error) {
       throw this.toProviderError(error, spec);
     }

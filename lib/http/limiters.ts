@@ -69,9 +69,11 @@ export class RateLimiter {
     return this.queue.length;
   }
 
-  async acquire(signal?: AbortSignal): Promise<RateGrant> {
+  /** `onWait` is called when the request must wait for its place (a node's status says so). */
+  async acquire(signal?: AbortSignal, onWait?: () => void): Promise<RateGrant> {
     if (this.closed) throw new Error(`${this.options.name}: the provider config was closed`);
     if (this.queue.length === 0 && this.reserve() === 0) return this.grant();
+    onWait?.();
     const waiting = this.queue.wait(signal);
     void this.pump();
     await waiting;
@@ -181,12 +183,14 @@ export class ConcurrencyLimiter {
 
   /**
    * Resolves with a release function once a slot is held. `alreadyPaid`: the wait for a job already
-   * submitted (resumed, or taken over by job-poll) is never refused for a full queue.
+   * submitted (resumed, or taken over by job-poll) is never refused for a full queue. `onWait` is
+   * called when every slot is taken and the caller must wait.
    */
-  async acquire(signal?: AbortSignal, options: { alreadyPaid?: boolean } = {}): Promise<() => void> {
+  async acquire(signal?: AbortSignal, options: { alreadyPaid?: boolean; onWait?: () => void } = {}): Promise<() => void> {
     if (this.active < this.options.max && this.queue.length === 0) {
       this.active++;
     } else {
+      options.onWait?.();
       // A woken waiter inherits the releasing caller's slot, so `active` is not touched here.
       await this.queue.wait(signal, options.alreadyPaid);
     }
@@ -198,8 +202,8 @@ export class ConcurrencyLimiter {
     };
   }
 
-  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const release = await this.acquire(signal);
+  async run<T>(task: () => Promise<T>, signal?: AbortSignal, onWait?: () => void): Promise<T> {
+    const release = await this.acquire(signal, { onWait });
     try {
       return await task();
     } finally {

@@ -11,7 +11,8 @@ import type { Completion } from './settings';
 import { webhookRegistry } from './webhooks';
 import type { WebhookExpectation } from './webhooks';
 
-export type Phase = 'submitting' | 'pending' | 'processing' | 'downloading';
+/** `waiting`: for a Max jobs slot or the rate limit of the provider config, before the submit is sent. */
+export type Phase = 'waiting' | 'submitting' | 'pending' | 'processing' | 'downloading';
 
 /** Keeps a durable record of jobs a node waits for (the pending-job journal). */
 export interface JobRecorder {
@@ -171,7 +172,8 @@ export async function waitInSlot(connection: ProviderConnection, job: JobInfo, o
     clearTimeout(handed.timer);
     handedOnSlots.delete(key);
   }
-  const release = handed?.release ?? (await connection.concurrency.acquire(options.signal, { alreadyPaid: true }));
+  const release =
+    handed?.release ?? (await connection.concurrency.acquire(options.signal, { alreadyPaid: true, onWait: () => options.onPhase?.('waiting', 0) }));
   try {
     return await waitRecorded(connection, job, options);
   } finally {

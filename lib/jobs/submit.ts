@@ -17,10 +17,14 @@ export async function submit(connection: ProviderConnection, api: ProviderApi, s
     throw new InvalidRequestError(`${connection.label} answers with the images at once: use completion "wait"`);
   }
   const client = await connection.client(api);
-  return connection.concurrency.run(async () => {
-    options.onPhase?.('submitting', 0);
-    return finish(client, await charged(connection, submission.estimate, () => submission.generate(client, options.signal)), options);
-  }, options.signal);
+  return connection.concurrency.run(
+    async () => {
+      options.onPhase?.('submitting', 0);
+      return finish(client, await charged(connection, submission.estimate, () => submission.generate(client, options.signal)), options);
+    },
+    options.signal,
+    () => options.onPhase?.('waiting', 0),
+  );
 }
 
 /** How a submit's job will be recognised when its provider calls back; undefined when no callback is wanted. */
@@ -87,7 +91,8 @@ async function submitAndComplete(
   const callback = callbackFor(connection, api, options);
   const perJob = callback && 'perJob' in callback ? callback.perJob : undefined;
   const recorder = options.completion === 'job' ? undefined : options.recorder;
-  const release = await connection.concurrency.acquire(options.signal);
+  const waiting = () => options.onPhase?.('waiting', 0);
+  const release = await connection.concurrency.acquire(options.signal, { onWait: waiting });
   let handedOn = false;
   try {
     options.onPhase?.('submitting', 0);
@@ -97,6 +102,7 @@ async function submitAndComplete(
       job = await charged(connection, submission.estimate, () =>
         submission.send(client, perJob, {
           signal: options.signal,
+          onWait: waiting,
           beforeSend: async () => {
             await recorder?.submitting(submission.draft, perJob?.hash);
           },

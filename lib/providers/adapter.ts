@@ -1,6 +1,6 @@
 import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
-import type { EditorSchema } from '../editor/node-settings';
+import type { z } from 'zod';
 import type { CostEstimate } from './budget';
 
 /** How a provider config of one kind is filled in and limited by default. */
@@ -44,7 +44,7 @@ export interface JobSubmission {
   /** The job as known before the submit answers (for the journal). */
   draft: JobInfo;
   estimate: CostEstimate | undefined;
-  send(client: HttpClient, callback: CallbackTarget | undefined, request: Pick<RequestSpec, 'signal' | 'beforeSend'>): Promise<JobInfo>;
+  send(client: HttpClient, callback: CallbackTarget | undefined, request: Pick<RequestSpec, 'signal' | 'beforeSend' | 'onWait'>): Promise<JobInfo>;
 }
 
 /** A checked request for a provider that answers with the images. */
@@ -80,10 +80,11 @@ export interface EditorMetadata {
   /** Where the editor fetches the live model list, when the provider publishes one. */
   modelsEndpoint?: string;
   /**
-   * The parameters the runtime accepts, as JSON Schema, per model or task type (`*` for all of them):
-   * one source for the editor's hints and forms and the runtime's checks.
+   * The parameters the runtime accepts, per model or task type (`*` for all of them): the zod
+   * schema it validates with, and the fields the node fills from its own settings. The editor gets
+   * them as JSON Schema (providersForEditor): one source for the dialog's forms and the runtime.
    */
-  parameters: Record<string, EditorSchema>;
+  parameters: Record<string, { schema: z.ZodType; filledByNode?: readonly string[] }>;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError, describeIssues } from '../contract';
 import type { JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
-import { parameterSchemaOf } from '../editor/node-settings';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
 import type { ProviderAdapter, Submission } from './adapter';
 import type { CostEstimate } from './budget';
@@ -38,12 +37,7 @@ export async function checkBflAccess(client: HttpClient, signal?: AbortSignal): 
 
 const prompt = z.string().min(1, 'the prompt is empty').max(10_000, 'the prompt is longer than 10000 characters');
 /** 256-1440 in steps of 32, BFL's documented sizes for the models that take width and height. */
-const side = z
-  .number()
-  .int()
-  .min(256)
-  .max(1440)
-  .refine((value) => value % 32 === 0, 'must be a multiple of 32');
+const side = z.number().int().min(256).max(1440).multipleOf(32, 'must be a multiple of 32');
 const seed = z.number().int().min(0).max(4_294_967_295);
 const safetyTolerance = z.number().int().min(0).max(6);
 const outputFormat = z.enum(['jpeg', 'png']);
@@ -174,7 +168,7 @@ export async function submitBflRequest(
   client: HttpClient,
   request: BflRequest,
   callback: { url: string; secret: string } | undefined,
-  spec: Pick<RequestSpec, 'signal' | 'beforeSend'>,
+  spec: Pick<RequestSpec, 'signal' | 'beforeSend' | 'onWait'>,
 ): Promise<JobInfo> {
   const webhook = callback && { webhook_url: tokenUrl(callback.url, callback.secret), webhook_secret: callback.secret };
   const answer = await client.json(
@@ -307,6 +301,6 @@ export const bflAdapter: ProviderAdapter = {
   },
   editor: {
     models: BFL_MODEL_NAMES.map((id) => ({ id, price: `${BFL_MODELS[id].credits} credits (${BFL_MODELS[id].credits / 100} USD) per image` })),
-    parameters: Object.fromEntries(BFL_MODEL_NAMES.map((id) => [id, parameterSchemaOf(BFL_MODELS[id].schema)])),
+    parameters: Object.fromEntries(BFL_MODEL_NAMES.map((id) => [id, { schema: BFL_MODELS[id].schema }])),
   },
 };

@@ -3,7 +3,6 @@ import { InvalidRequestError, configuredRequestSchema, describeIssues } from '..
 import type { Generation, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient, HttpResponse } from '../http';
-import { parameterSchemaOf } from '../editor/node-settings';
 import { detectImageType, imageSize } from '../storage/image-type';
 import { bearerAuth } from './adapter';
 import type { ProviderAdapter, Submission } from './adapter';
@@ -216,7 +215,7 @@ export const workerAdapter: ProviderAdapter = {
     const body = buildWorkerRequest(request);
     return { kind: 'immediate', estimate: estimateWorkerCost(body), generate: (client, signal) => generateWithWorker(client, body, signal) };
   },
-  editor: { models: [{ id: FLUX_SCHNELL_MODEL, ...flux }], parameters: { '*': parameterSchemaOf(workerRequestSchema) } },
+  editor: { models: [{ id: FLUX_SCHNELL_MODEL, ...flux }], parameters: { '*': { schema: workerRequestSchema } } },
 };
 
 /** The account REST API: `POST /accounts/{id}/ai/run/{model}`. */
@@ -243,5 +242,5 @@ export const cloudflareAdapter: ProviderAdapter = {
       generate: (client, signal) => generateWithWorkersAi(client, accountId ?? '', run, signal),
     };
   },
-  editor: { models: [{ id: FLUX_SCHNELL_MODEL, ...flux }], parameters: { [FLUX_SCHNELL_MODEL]: parameterSchemaOf(fluxSchnellSchema) } },
+  editor: { models: [{ id: FLUX_SCHNELL_MODEL, ...flux }], parameters: { [FLUX_SCHNELL_MODEL]: { schema: fluxSchnellSchema } } },
 };

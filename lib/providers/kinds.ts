@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parameterSchemaOf } from '../editor/node-settings';
+import type { EditorSchema } from '../editor/node-settings';
 import type { EditorMetadata, ProviderAdapter, ProviderInfo } from './adapter';
 import { bflAdapter } from './bfl';
 import { cloudflareAdapter, workerAdapter } from './cloudflare';
@@ -54,10 +56,13 @@ export function adapterOf(api: ProviderApi): ProviderAdapter<never> {
 export function providersForEditor(): Record<ProviderKind, EditorProvider> {
   const entries = PROVIDER_APIS.map((api): [ProviderApi, EditorProvider] => {
     const adapter: ProviderAdapter<never> = PROVIDER_ADAPTERS[api];
-    return [api, { ...adapter.info, ...adapter.editor, webhookKey: Boolean(adapter.webhook?.jobSecret) }];
+    const parameters = Object.fromEntries(
+      Object.entries(adapter.editor.parameters).map(([key, { schema, filledByNode }]) => [key, parameterSchemaOf(schema, filledByNode)]),
+    );
+    return [api, { ...adapter.info, ...adapter.editor, parameters, webhookKey: Boolean(adapter.webhook?.jobSecret) }];
   });
   return { ...(Object.fromEntries(entries) as Record<ProviderApi, EditorProvider>), sandbox: { ...SANDBOX_INFO, webhookKey: true } };
 }
 
 /** A provider kind as its dialogs show it; `webhookKey`: its callbacks are signed with a key per account, kept in the config. */
-export type EditorProvider = ProviderInfo & Partial<EditorMetadata> & { webhookKey: boolean };
+export type EditorProvider = ProviderInfo & Partial<Omit<EditorMetadata, 'parameters'>> & { parameters?: Record<string, EditorSchema>; webhookKey: boolean };

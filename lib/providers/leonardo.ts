@@ -3,7 +3,6 @@ import { InvalidRequestError, describeIssues } from '../contract';
 import type { Cost, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
-import { parameterSchemaOf } from '../editor/node-settings';
 import { submittingSettingsSchema } from '../jobs/settings';
 import { bearerAuth } from './adapter';
 import type { ProviderAdapter, Submission } from './adapter';
@@ -94,12 +93,7 @@ const CONTRASTS = [1, 1.3, 1.8, 2.5, 3, 3.5, 4, 4.5] as const;
 /** Above this side, Leonardo generates at most 4 images at a time. */
 const LARGE_SIDE = 768;
 
-const dimension = z
-  .number()
-  .int()
-  .min(32)
-  .max(1536)
-  .refine((value) => value % 8 === 0, 'must be a multiple of 8');
+const dimension = z.number().int().min(32).max(1536).multipleOf(8, 'must be a multiple of 8');
 
 /** Every documented `POST /generations` field this node sends, with its documented limits. */
 export const leonardoGenerationSchema = z
@@ -113,10 +107,7 @@ export const leonardoGenerationSchema = z
     alchemy: z.boolean().optional(),
     ultra: z.boolean().optional(),
     presetStyle: z.enum(LEONARDO_PRESET_STYLES).optional(),
-    contrast: z
-      .number()
-      .refine((value) => (CONTRASTS as readonly number[]).includes(value), `must be one of ${CONTRASTS.join(', ')}`)
-      .optional(),
+    contrast: z.literal(CONTRASTS, { error: `must be one of ${CONTRASTS.join(', ')}` }).optional(),
     guidance_scale: z.number().min(1).max(20).optional(),
     num_inference_steps: z.number().int().min(10).max(60).optional(),
     seed: z.number().int().min(0).max(4_294_967_295).optional(),
@@ -208,7 +199,7 @@ function costOf(job: z.infer<typeof submitSchema>['sdGenerationJob']): Cost | un
 export async function submitLeonardoGeneration(
   client: HttpClient,
   body: LeonardoGeneration,
-  spec: Pick<RequestSpec, 'signal' | 'beforeSend'>,
+  spec: Pick<RequestSpec, 'signal' | 'beforeSend' | 'onWait'>,
 ): Promise<JobInfo> {
   const answer = await client.json({ method: 'POST', path: 'generations', json: body, intent: 'submit', ...spec }, submitSchema);
   const { prompt: _prompt, modelId, ...params } = body;
@@ -346,7 +337,7 @@ export const leonardoAdapter: ProviderAdapter = {
       { id: '6b645e3a-d64f-4341-a6d8-7a3690fbf042', label: 'Phoenix 0.9', price: 'priced by Leonardo per request (API credits)' },
     ],
     modelsEndpoint: 'image-gen/leonardo/models',
-    parameters: { '*': parameterSchemaOf(leonardoGenerationSchema, ['prompt', 'modelId']) },
+    parameters: { '*': { schema: leonardoGenerationSchema, filledByNode: ['prompt', 'modelId'] } },
   },
 };
 

@@ -3,7 +3,6 @@ import { InvalidRequestError, describeIssues } from '../contract';
 import type { JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import { ProviderError } from '../http';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
-import { parameterSchemaOf } from '../editor/node-settings';
 import { submittingSettingsSchema } from '../jobs/settings';
 import type { ProviderAdapter, Submission } from './adapter';
 import type { CostEstimate } from './budget';
@@ -75,7 +74,8 @@ export const PIAPI_PRICE_USD: Record<PiapiModel, number> = {
 };
 const MAX_PIXELS = 1_048_576;
 
-const imageUrl = z.string().regex(/^https?:\/\/\S+$/i, 'must be an http(s) image URL');
+/** Written without regex flags: the editor reads the pattern as JSON Schema, which carries none. */
+const imageUrl = z.string().regex(/^[Hh][Tt][Tt][Pp][Ss]?:\/\/\S+$/, 'must be an http(s) image URL');
 const loraSettings = z.array(z.object({ path: z.string().min(1), scale: z.number().min(0).max(2).optional() }).strict()).min(1);
 const controlNetSettings = z
   .array(
@@ -220,7 +220,11 @@ export function estimatePiapiCost(body: PiapiTaskBody): CostEstimate {
   return { unit: 'usd', amount: Math.round(PIAPI_PRICE_USD[body.model] * images * 1e6) / 1e6 };
 }
 
-export async function submitPiapiTask(client: HttpClient, body: PiapiTaskBody, request: Pick<RequestSpec, 'signal' | 'beforeSend'> = {}): Promise<JobInfo> {
+export async function submitPiapiTask(
+  client: HttpClient,
+  body: PiapiTaskBody,
+  request: Pick<RequestSpec, 'signal' | 'beforeSend' | 'onWait'> = {},
+): Promise<JobInfo> {
   const task = await taskCall(client, { method: 'POST', path: 'task', json: body, intent: 'submit', ...request });
   return {
     provider: 'piapi',
@@ -334,6 +338,6 @@ export const piapiAdapter: ProviderAdapter<PiapiTaskOptions> = {
       price: `${PIAPI_PRICE_USD[id]} USD per image`,
       taskTypes: id === 'Qubico/flux1-dev-advanced' ? ADVANCED_TASK_TYPES : BASIC_TASK_TYPES,
     })),
-    parameters: Object.fromEntries(PIAPI_TASK_TYPES.map((taskType) => [taskType, parameterSchemaOf(TASK_INPUTS[taskType])])),
+    parameters: Object.fromEntries(PIAPI_TASK_TYPES.map((taskType) => [taskType, { schema: TASK_INPUTS[taskType] }])),
   },
 };

@@ -3,7 +3,6 @@ import { InvalidRequestError, describeIssues } from '../contract';
 import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contract';
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
 import { ProviderError } from '../http';
-import { parameterSchemaOf } from '../editor/node-settings';
 import { submittingSettingsSchema } from '../jobs/settings';
 import { bearerAuth } from './adapter';
 import type { ProviderAdapter, Submission } from './adapter';
@@ -55,7 +54,11 @@ export const fluxRequestSchema = z
     seed: z.number().int().min(0).max(2_147_483_647).optional(),
     output_format: z.enum(['png', 'jpg', 'webp']).optional(),
     output_quality: z.number().int().min(1).max(100).optional(),
-    lora_weights: z.string().url().optional(),
+    // Written without regex flags: the editor reads the pattern as JSON Schema, which carries none.
+    lora_weights: z
+      .string()
+      .regex(/^[Hh][Tt][Tt][Pp][Ss]?:\/\/\S+$/, 'must be an http(s) URL')
+      .optional(),
     lora_scale: z.number().min(0).max(2).optional(),
     num_inference_steps: z.number().int().min(1).max(50).optional(),
     guidance_scale: z.number().min(0).max(20).optional(),
@@ -218,7 +221,11 @@ const submitSchema = z.object({
   creditsRemaining: z.number().optional(),
 });
 
-export async function submitPixeldojoJob(client: HttpClient, run: PixeldojoRun, request: Pick<RequestSpec, 'signal' | 'beforeSend'> = {}): Promise<JobInfo> {
+export async function submitPixeldojoJob(
+  client: HttpClient,
+  run: PixeldojoRun,
+  request: Pick<RequestSpec, 'signal' | 'beforeSend' | 'onWait'> = {},
+): Promise<JobInfo> {
   const answer = await client.json(
     {
       method: 'POST',
@@ -360,7 +367,7 @@ export const pixeldojoAdapter: ProviderAdapter<{ endpoint?: PixeldojoEndpoint }>
     models: Object.entries(FLUX_MODEL_CREDITS).map(([id, credits]) => ({ id, price: `${credits} credit${credits === 1 ? '' : 's'} per image` })),
     modelsEndpoint: 'image-gen/pixeldojo/models',
     // The /flux parameters; a jobs API model's come with it from PixelDojo's catalogue.
-    parameters: { '*': parameterSchemaOf(fluxRequestSchema, ['prompt', 'model']) },
+    parameters: { '*': { schema: fluxRequestSchema, filledByNode: ['prompt', 'model'] } },
   },
 };
 

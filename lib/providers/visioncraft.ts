@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError, describeIssues } from '../contract';
 import type { Generation, ResolvedRequest } from '../contract';
-import { parameterSchemaOf } from '../editor/node-settings';
 import type { DecodedError, HttpClient } from '../http';
 import { detectImageType, imageSize } from '../storage/image-type';
 import type { ProviderAdapter, Submission } from './adapter';
@@ -141,6 +140,6 @@ export const visioncraftAdapter: ProviderAdapter = {
       { id: VISIONCRAFT_DEFAULT_MODEL, label: 'Stable Diffusion 1.5' },
       { id: 'leonardo-api', label: "the server's Leonardo.ai engine" },
     ],
-    parameters: { '*': parameterSchemaOf(visioncraftRequestSchema, ['prompt', 'model']) },
+    parameters: { '*': { schema: visioncraftRequestSchema, filledByNode: ['prompt', 'model'] } },
   },
 };

@@ -9,6 +9,7 @@ import { thumbnailDataUrl } from '../../lib/storage/thumbnail';
 import { AdminError } from '../../lib/editor/admin';
 import { adminRoute } from '../shared/admin';
 import { handleInputs } from '../shared/input';
+import { imageSaved } from '../shared/overview';
 import { editorSettingsFor, settingsOf } from '../shared/settings';
 
 /** The pack's own comms topic (never the shared `image` topic other packs use). */
@@ -43,6 +44,16 @@ export = function register(RED: NodeAPI): void {
         const src = await thumbnailDataUrl(last.path, last.bytes);
         if (src) {
           RED.comms.publish(`${PREVIEW_TOPIC}/${this.id}`, { id: this.id, src }, false);
+          const job = msg.job as { params?: { prompt?: unknown } } | undefined;
+          const seed = (msg.images as Array<{ seed?: unknown }> | undefined)?.at(-1)?.seed;
+          imageSaved(RED, {
+            node: this.id,
+            file: last.path,
+            src,
+            prompt: typeof job?.params?.prompt === 'string' ? job.params.prompt : undefined,
+            seed: typeof seed === 'number' ? seed : undefined,
+            at: new Date().toISOString(),
+          });
           await previews
             .set(this.id, src)
             .catch((error: unknown) => this.warn(`the preview could not be kept for a restart: ${error instanceof Error ? error.message : String(error)}`));

@@ -1,4 +1,5 @@
-import type { Node, NodeAPI } from 'node-red';
+import type { Node, NodeAPI, NodeStatus } from 'node-red';
+import { overviewChanged } from './overview';
 import { statusKeyOf } from '../../lib/contract';
 import type { Generation, JobInfo } from '../../lib/contract';
 import type { Phase } from '../../lib/jobs/complete';
@@ -30,26 +31,31 @@ export function statusReporter(RED: NodeAPI, node: Node): StatusReporter {
     }
     return template.replace(/__(\w+)__/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
   };
+  // Every change of a node's state may change what the image-gen sidebar shows (its jobs, its spending).
+  const show = (status: NodeStatus): void => {
+    node.status(status);
+    overviewChanged(RED);
+  };
   return {
     phase(phase, elapsedMs) {
       const seconds = Math.round(elapsedMs / 1000);
-      node.status({ fill: 'blue', shape: phase === 'submitting' ? 'dot' : 'ring', text: text(phase, { seconds }) });
+      show({ fill: 'blue', shape: phase === 'submitting' ? 'dot' : 'ring', text: text(phase, { seconds }) });
     },
     loading() {
-      node.status({ fill: 'blue', shape: 'ring', text: text('loading') });
+      show({ fill: 'blue', shape: 'ring', text: text('loading') });
     },
     step(step, steps) {
-      node.status({ fill: 'blue', shape: 'dot', text: text('step', { step, steps }) });
+      show({ fill: 'blue', shape: 'dot', text: text('step', { step, steps }) });
     },
     finished(result) {
-      if ('images' in result) node.status({ fill: 'green', shape: 'dot', text: text('done', { count: result.images.length }) });
-      else node.status({ fill: 'green', shape: 'ring', text: text('submitted') });
+      if ('images' in result) show({ fill: 'green', shape: 'dot', text: text('done', { count: result.images.length }) });
+      else show({ fill: 'green', shape: 'ring', text: text('submitted') });
     },
     saved(files) {
-      node.status({ fill: 'green', shape: 'dot', text: text('saved', { count: files }) });
+      show({ fill: 'green', shape: 'dot', text: text('saved', { count: files }) });
     },
     failed(error) {
-      node.status({ fill: 'red', shape: 'ring', text: text(statusKeyOf(error)) });
+      show({ fill: 'red', shape: 'ring', text: text(statusKeyOf(error)) });
     },
     clear() {
       node.status({});

@@ -242,6 +242,139 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
     }
   });
 
+  it("builds each generating node's Parameters form from the runtime's schemas, keeps a refused value with its message, round-trips JSON, and shows the cost", async () => {
+    const field = (name: string) => page.locator(`#image-gen-param-${name}`);
+    const openDialog = async (example: string, id: string) => {
+      const node = readExample(example).find((candidate) => candidate.id === id) as FlowNode;
+      await page.evaluate((tab) => RED.workspaces.show(tab), node.z as string);
+      await clearFirstRunOverlays(page);
+      await page.dblclick(`${onCanvas(id)} .red-ui-flow-node`);
+      await page.locator('#dialog-form').waitFor();
+      await page.locator('#node-dialog-ok').click({ trial: true });
+    };
+
+    // flux-generate: /flux's fields, then BFL's per endpoint (flux-dev has steps, flux-pro-1.1 has none).
+    await openDialog('flux-generate', 'fg.sync');
+    assert.equal(await field('num_outputs').inputValue(), '2');
+    assert.equal(await field('seed').inputValue(), '42');
+    await field('num_outputs').fill('9');
+    await field('num_outputs').dispatchEvent('change');
+    assert.ok(await field('num_outputs').evaluate((input) => input.classList.contains('input-error')), 'num_outputs 9 is marked');
+    assert.match(
+      await page
+        .locator('.image-gen-param', { has: field('num_outputs') })
+        .locator('.image-gen-param-error')
+        .innerText(),
+      /accepts: 1 to 4/,
+    );
+    await page.click('#node-dialog-ok');
+    await page.waitForTimeout(400);
+    assert.ok(await page.locator('#node-dialog-ok').isVisible(), 'Done keeps the dialog open on a refused value');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'image-gen-param-num_outputs');
+    await field('num_outputs').fill('3');
+    await field('num_outputs').dispatchEvent('change');
+    await checkLine(page, /about 3 credits per message/);
+    await page
+      .locator('.red-ui-tray')
+      .last()
+      .screenshot({ path: path.join(SCREENSHOTS, 'dialog-parameters-form.png'), style: QUIET });
+    // JSON and back: the form writes what the JSON holds, and reads what is typed there.
+    await page.click('.image-gen-params-toggle');
+    const json = page.locator('#node-input-params-json');
+    assert.deepEqual(JSON.parse(await json.inputValue()), { num_outputs: 3, aspect_ratio: '1:1', seed: 42 });
+    await json.fill('{"num_outputs": 4, "aspect_ratio": "16:9", "seed": 7}');
+    await page.click('.image-gen-params-toggle');
+    assert.deepEqual([await field('num_outputs').inputValue(), await field('aspect_ratio').inputValue(), await field('seed').inputValue()], ['4', '16:9', '7']);
+    await page.selectOption('#node-input-endpoint', 'bfl');
+    await page.selectOption('#node-input-model-sync', 'flux-pro-1.1');
+    await field('width').waitFor();
+    assert.equal(await field('steps').count(), 0, 'flux-pro-1.1 takes no steps');
+    await page.selectOption('#node-input-model-sync', 'flux-dev');
+    await field('steps').waitFor();
+    // /flux's parameters are kept, and BFL's flux-dev refuses them: the runtime says which, in its own words.
+    await checkLine(page, /Unrecognized keys: .*"num_outputs"/);
+    await page.click('.image-gen-params-toggle');
+    await json.fill('{"steps": 30}');
+    await page.click('.image-gen-params-toggle');
+    assert.equal(await field('steps').inputValue(), '30');
+    await checkLine(page, /about 2.5 credits per message/);
+    await page.click('#node-dialog-cancel');
+    await traysClosed(page);
+
+    // piapi-task: the task type decides the fields (img2img needs its image).
+    await openDialog('piapi-task', 'pt.txt');
+    assert.equal(await field('batch_size').inputValue(), '2');
+    assert.equal(await field('image').count(), 0);
+    await checkLine(page, /about 0.004 USD per message/);
+    await page.selectOption('#node-input-taskType', 'img2img');
+    await field('image').waitFor();
+    await checkLine(page, /input.image/);
+    await page.click('#node-dialog-cancel');
+    await traysClosed(page);
+
+    // A saved value reaches the flow as params, as before.
+    await openDialog('flux-generate', 'fg.sync');
+    await field('seed').fill('99');
+    await field('seed').dispatchEvent('change');
+    await page.click('#node-dialog-ok');
+    await traysClosed(page);
+    assert.equal(await page.evaluate(() => (RED.nodes.node('fg.sync') as { params: { seed: number } }).params.seed), 99);
+  });
+
+  it('fills the image-gen sidebar as flows run: pending jobs (click to reveal the node), spending per provider config, the latest images', async () => {
+    // A job that never finishes stays pending in the journal while its node waits for it.
+    const waiting = [
+      { id: 'sb.tab', type: 'tab', label: 'sidebar' },
+      {
+        id: 'sb.inject',
+        type: 'inject',
+        z: 'sb.tab',
+        x: 120,
+        y: 60,
+        props: [{ p: 'payload' }],
+        payload: 'a tower [sandbox:never]',
+        payloadType: 'str',
+        wires: [['sb.gen']],
+      },
+      {
+        id: 'sb.gen',
+        type: 'flux-generate',
+        z: 'sb.tab',
+        x: 320,
+        y: 60,
+        name: 'never ends',
+        provider: 'image-gen.sandbox',
+        endpoint: 'jobs',
+        model: 'flux-dev',
+        prompt: '',
+        params: {},
+        completion: 'wait',
+        download: false,
+        wires: [[]],
+      },
+    ];
+    // A touch import places the nodes where they are, instead of attaching them to the mouse.
+    await page.evaluate((nodes) => RED.view.importNodes(nodes, { touchImport: true }), waiting);
+    await page.evaluate(() => RED.workspaces.show('sb.tab'));
+    await deploy(page);
+    await page.evaluate(() => RED.actions.invoke('image-gen:show-sidebar'));
+    const sidebar = page.locator('.image-gen-sidebar');
+    await sidebar.waitFor();
+    await page.click(`${onCanvas('sb.inject')} .red-ui-flow-node-button-button`);
+    const job = sidebar.locator('.image-gen-sidebar-job', { hasText: 'pixeldojo flux-dev' });
+    await job.waitFor({ timeout: 15_000 });
+    assert.match(await job.innerText(), /never ends · (pending|processing|submitting)/);
+    await job.click();
+    await page.waitForFunction(() => RED.view.selection().nodes?.[0]?.id === 'sb.gen');
+    const spend = sidebar.locator('.image-gen-sidebar-spend').first();
+    assert.match(await spend.innerText(), /Sandbox.*\n.*job\(s\) · sandbox, nothing charged/s);
+    const thumb = sidebar.locator('.image-gen-sidebar-thumb').first();
+    await thumb.waitFor();
+    await thumb.click();
+    assert.match(await sidebar.locator('.image-gen-sidebar-detail').innerText(), /\.(png|jpg|webp)\n(prompt: .*\n)?seed: \d+/);
+    await sidebar.screenshot({ path: path.join(SCREENSHOTS, 'sidebar.png') });
+  });
+
   it('shows the help of every node of the pack, with its inputs, outputs and details', async () => {
     for (const type of nodeTypes) {
       await page.evaluate((name) => RED.sidebar.help.show(name), type);
@@ -283,6 +416,17 @@ async function importExample(page: Page, name: string): Promise<void> {
 async function deploy(page: Page): Promise<void> {
   await page.click('#red-ui-header-button-deploy');
   await page.locator('#red-ui-header-button-deploy.disabled').waitFor({ timeout: 30_000 });
+}
+
+/** Waits for the dialog's check line (the runtime's verdict, or the cost) to say `expected`; the error tells what it said. */
+async function checkLine(page: Page, expected: RegExp): Promise<void> {
+  const line = page.locator('#image-gen-check');
+  let said = '';
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await page.waitForTimeout(100)) {
+    said = await line.innerText();
+    if (expected.test(said)) return;
+  }
+  assert.fail(`the check line says "${said}", not ${String(expected)}`);
 }
 
 /** Waits until the editor shows no tray (edit dialog). */

@@ -22,6 +22,11 @@ const ADMIN_ROUTES: Array<{ method: 'GET' | 'POST'; route: string; needs: 'read'
   { method: 'GET', route: '/image-gen/pixeldojo/models?provider=pd', needs: 'read' },
   { method: 'GET', route: '/image-gen/leonardo/models?provider=pd', needs: 'read' },
   { method: 'GET', route: '/image-gen/local-sd/gallery?provider=pd', needs: 'read' },
+  { method: 'GET', route: '/image-gen/overview', needs: 'read' },
+  { method: 'POST', route: '/image-gen/flux-generate/check', needs: 'read', body: { provider: 'pd', settings: {} } },
+  { method: 'POST', route: '/image-gen/piapi-task/check', needs: 'read', body: { provider: 'pd', settings: {} } },
+  { method: 'POST', route: '/image-gen/leonardo-generate/check', needs: 'read', body: { provider: 'pd', settings: {} } },
+  { method: 'POST', route: '/image-gen/workers-ai/check', needs: 'read', body: { provider: 'pd', settings: {} } },
 ];
 
 // Long and unlike anything else, so a match anywhere is a leak; their encoded forms are searched too.
@@ -82,12 +87,18 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
 
   it('lists every admin endpoint the pack registers, each through adminRoute', () => {
     const registered = new Set<string>();
-    const sources = fs.readdirSync(path.join(REPO_ROOT, 'nodes'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
+    const sources = ['nodes', 'plugins'].flatMap((group) =>
+      fs
+        .readdirSync(path.join(REPO_ROOT, group), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => path.join(group, file)),
+    );
     for (const file of sources) {
-      const source = fs.readFileSync(path.join(REPO_ROOT, 'nodes', file), 'utf8').replace(/\s+/g, ' ');
+      const source = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8').replace(/\s+/g, ' ');
       for (const [, method, route] of source.matchAll(/adminRoute\(RED, '(get|post)', '([^']+)'/g)) registered.add(`${method?.toUpperCase()} ${route}`);
       // Every endpoint goes through the one helper that guards it and answers errors in one shape.
-      if (file !== path.join('shared', 'admin.ts')) assert.doesNotMatch(source, /RED\.httpAdmin\./, `${file} registers an admin route without adminRoute`);
+      if (file !== path.join('nodes', 'shared', 'admin.ts'))
+        assert.doesNotMatch(source, /RED\.httpAdmin\./, `${file} registers an admin route without adminRoute`);
     }
     const listed = new Set(ADMIN_ROUTES.map(({ method, route }) => `${method} ${route.replace(/\?.*$/, '').replace(/\/(pd|any)\//, '/:id/')}`));
     assert.deepEqual([...registered].sort(), [...listed].sort());

@@ -1,7 +1,8 @@
 /** The parts of the Node-RED editor's global `RED` that the browser test calls inside the page. */
 declare const RED: {
-  nodes: { eachConfig(callback: (config: { type: string; id: string }) => void): void };
+  nodes: { eachConfig(callback: (config: { type: string; id: string }) => void): void; node(id: string): unknown };
   workspaces: { show(id: string): void };
+  view: { importNodes(nodes: unknown, options?: { touchImport?: boolean }): void; selection(): { nodes?: Array<{ id: string }> } };
   actions: { invoke(action: string): void };
   sidebar: { help: { show(type: string): void } };
 };

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { editorSchemaOf } from '../../../lib/editor/node-settings';
 import { jobPollSettingsSchema } from '../../../lib/jobs/poll';
 import { workersAiSettingsSchema } from '../../../lib/providers/cloudflare';
+import { leonardoGenerateSettingsSchema } from '../../../lib/providers/leonardo';
 import { piapiTaskSettingsSchema } from '../../../lib/providers/piapi';
 import { fluxGenerateSettingsSchema } from '../../../lib/providers/pixeldojo';
 import { jobWebhookSettingsSchema } from '../../../lib/jobs/webhooks';
@@ -19,6 +20,7 @@ const RUNTIME: Record<string, { schema: z.ZodType; base: Record<string, unknown>
   'provider-config': { schema: providerConfigSchema, base: { kind: 'sandbox' } },
   'flux-generate': { schema: fluxGenerateSettingsSchema, base: {} },
   'piapi-task': { schema: piapiTaskSettingsSchema, base: {} },
+  'leonardo-generate': { schema: leonardoGenerateSettingsSchema, base: {} },
   'workers-ai': { schema: workersAiSettingsSchema, base: {} },
   'local-sd': { schema: localSdSettingsSchema, base: {} },
   'job-poll': { schema: jobPollSettingsSchema, base: {} },

@@ -220,4 +220,24 @@ describe('flux-generate node', function () {
       assert.equal((await helper.request().get('/image-gen/pixeldojo/models?provider=none')).status, 400);
     });
   });
+
+  it("says in its status that a message waits for a Max jobs slot, then shows the job's state and elapsed time", async () => {
+    const { sandbox } = await loadFlow(['flux-generate'], jobs, {
+      provider: { concurrency: '1' },
+      extra: [
+        { id: 'status', type: 'status', scope: ['n1'], wires: [['statuses']] },
+        { id: 'statuses', type: 'helper' },
+      ],
+    });
+    const statuses: string[] = [];
+    helper.getNode('statuses').on('input', (msg: { status: { text: string } }) => statuses.push(msg.status.text));
+    sandbox.scriptJobs('pixeldojo', { durationMs: 2500 }, { durationMs: 200 });
+    helper.getNode('n1').receive({ prompt: 'first' });
+    helper.getNode('n1').receive({ prompt: 'second' });
+    // The test helper loads no catalogue, so a status shows its key.
+    for (let waited = 0; !statuses.includes('common.status.done') && waited < 10_000; waited += 50) await sleep(50);
+    assert.ok(statuses.includes('common.status.waiting'), statuses.join(', '));
+    assert.ok(statuses.indexOf('common.status.waiting') < statuses.lastIndexOf('common.status.submitting'), 'waiting, then submitted');
+    assert.ok(statuses.includes('common.status.processing'), statuses.join(', '));
+  });
 });

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import { SeededRandom } from '../../../lib/local/random';
+import { PROVIDER_ADAPTERS, PROVIDER_APIS, providersForEditor } from '../../../lib/providers';
+import { REPO_ROOT } from '../../../scripts/node-red-home';
+
+type AcceptsParameter = (kind: string, key: string, name: string, value: unknown) => boolean;
+
+/** resources/editor.js as the browser runs it, with the providers the runtime exports in RED.settings. */
+function editorForms(): AcceptsParameter {
+  const window: Record<string, unknown> = {};
+  const settings = JSON.parse(JSON.stringify({ providerConfigProviders: providersForEditor() })) as unknown;
+  const context = vm.createContext({ window, RED: { settings } });
+  vm.runInContext(fs.readFileSync(path.join(REPO_ROOT, 'resources', 'editor.js'), 'utf8'), context);
+  const helpers = window.ImageGenEditor as { acceptsParameter: AcceptsParameter };
+  return (kind, key, name, value) => {
+    context.value = JSON.parse(JSON.stringify(value)) as unknown;
+    return helpers.acceptsParameter(kind, key, name, vm.runInContext('value', context));
+  };
+}
+
+/** Typed values a form or a hand-written JSON can hold for one parameter: its edges, near-misses, wrong types, generated text. */
+function candidates(schema: unknown, next: () => number): unknown[] {
+  const numbers = new Set<number>([0, 1, -1, 0.5, 1.5, 7, 8, 31, 32, 100, 1e9]);
+  const texts = new Set<string>(['', ' ', 'x', '12', 'true', 'http://a.example/i.png', 'https://a.example/m.png', 'ftp://a', '16:9', 'wide', '1:1']);
+  JSON.stringify(schema, (key, value: unknown) => {
+    if (['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(key) && typeof value === 'number')
+      [value - 1, value - 0.5, value - 0.01, value, value + 0.01, value + 0.5, value + 1].forEach((n) => numbers.add(n));
+    if ((key === 'minLength' || key === 'maxLength') && typeof value === 'number')
+      [value - 1, value, value + 1].forEach((n) => n >= 0 && texts.add('y'.repeat(n)));
+    if (key === 'enum' && Array.isArray(value))
+      value.forEach((choice) => [String(choice), String(choice).toLowerCase(), `${String(choice)} `].forEach((text) => texts.add(text)));
+    return value;
+  });
+  const generated = Array.from({ length: 20 }, () =>
+    Array.from({ length: Math.floor(next() * 10) }, () => '0123456789.:-ax/'[Math.floor(next() * 16)]).join(''),
+  );
+  return [null, true, false, {}, [], [{ path: 'p' }], ...[...numbers], ...[...numbers].map(String), ...texts, ...generated];
+}
+
+describe('the parameter forms and the runtime validate with the same schema', () => {
+  const accepts = editorForms();
+  for (const api of PROVIDER_APIS) {
+    it(`${api}: the form accepts a value for a parameter exactly when the runtime does, over generated cases`, () => {
+      // Seeded, so a failing case can be replayed.
+      const seeded = new SeededRandom(api.length * 31);
+      const next = () => seeded.uniform();
+      let compared = 0;
+      for (const [key, { schema, filledByNode = ['prompt'] }] of Object.entries(PROVIDER_ADAPTERS[api].editor.parameters)) {
+        const exported = providersForEditor()[api].parameters?.[key] as { properties: Record<string, unknown> };
+        for (const [name, property] of Object.entries(exported.properties)) {
+          assert.ok(!filledByNode.includes(name));
+          for (const value of candidates(property, next)) {
+            // The runtime's verdict on this one parameter: no issue at its path (other fields' issues are theirs).
+            const parsed = schema.safeParse({ [name]: value });
+            const runtime = parsed.success || !parsed.error.issues.some((issue) => issue.path[0] === name);
+            const editor = accepts(api, key, name, value);
+            assert.equal(
+              editor,
+              runtime,
+              `${api} ${key} ${name} = ${JSON.stringify(value)}: the form ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`,
+            );
+            compared++;
+          }
+        }
+      }
+      assert.ok(compared > 100, `only ${compared} cases`);
+    });
+  }
+});
