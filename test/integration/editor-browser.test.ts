@@ -331,7 +331,13 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
         z: 'sb.tab',
         x: 120,
         y: 60,
+        name: 'a pending job',
         props: [{ p: 'payload' }],
+        repeat: '',
+        crontab: '',
+        once: false,
+        onceDelay: 0.1,
+        topic: '',
         payload: 'a tower [sandbox:never]',
         payloadType: 'str',
         wires: [['sb.gen']],
@@ -364,8 +370,11 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
     const job = sidebar.locator('.image-gen-sidebar-job', { hasText: 'pixeldojo flux-dev' });
     await job.waitFor({ timeout: 15_000 });
     assert.match(await job.innerText(), /never ends · (pending|processing|submitting)/);
+    // Revealing the node shows its flow, from wherever the editor is.
+    const elsewhere = readExample('flux-generate').find((candidate) => candidate.type === 'tab') as FlowNode;
+    await page.evaluate((tab) => RED.workspaces.show(tab), elsewhere.id);
     await job.click();
-    await page.waitForFunction(() => RED.view.selection().nodes?.[0]?.id === 'sb.gen');
+    await page.waitForFunction(() => RED.workspaces.active() === 'sb.tab');
     const spend = sidebar.locator('.image-gen-sidebar-spend').first();
     assert.match(await spend.innerText(), /Sandbox.*\n.*job\(s\) · sandbox, nothing charged/s);
     const thumb = sidebar.locator('.image-gen-sidebar-thumb').first();
@@ -373,6 +382,44 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
     await thumb.click();
     assert.match(await sidebar.locator('.image-gen-sidebar-detail').innerText(), /\.(png|jpg|webp)\n(prompt: .*\n)?seed: \d+/);
     await sidebar.screenshot({ path: path.join(SCREENSHOTS, 'sidebar.png') });
+  });
+
+  it("stays readable in Node-RED 5's dark theme: the parameter form and the sidebar take the theme's colours", async function () {
+    const major = Number((await page.evaluate(() => RED.settings.version)).split('.')[0]);
+    if (major < 5) {
+      console.log('\n  Node-RED 4 has no built-in dark theme: this runs on Node-RED 5 (npm run test:node-red-5)\n');
+      this.skip();
+    }
+    // What the View > Appearance > Dark setting does (Node-RED 5): a class on the document.
+    await page.evaluate(() => document.documentElement.classList.add('nr-theme-dark'));
+    const luminance = (rgb: string) => {
+      const [r, g, b] = (rgb.match(/\d+(\.\d+)?/g) ?? ['0', '0', '0']).map(Number);
+      return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    };
+    const node = readExample('flux-generate').find((candidate) => candidate.id === 'fg.sync') as FlowNode;
+    await page.evaluate((tab) => RED.workspaces.show(tab), node.z as string);
+    await page.dblclick(`${onCanvas('fg.sync')} .red-ui-flow-node`);
+    await page.locator('#image-gen-param-num_outputs').waitFor();
+    await page.locator('#node-dialog-ok').click({ trial: true });
+    const label = await page
+      .locator('.image-gen-param-label')
+      .first()
+      .evaluate((element) => getComputedStyle(element).color);
+    assert.ok(luminance(label) > 0.5, `a parameter's label is light on the dark theme (${label})`);
+    await page
+      .locator('.red-ui-tray')
+      .last()
+      .screenshot({ path: path.join(SCREENSHOTS, 'dark-dialog-parameters-form.png'), style: QUIET });
+    await page.click('#node-dialog-cancel');
+    await traysClosed(page);
+    await page.evaluate(() => RED.actions.invoke('image-gen:show-sidebar'));
+    const title = await page
+      .locator('.image-gen-sidebar .image-gen-sidebar-row')
+      .first()
+      .evaluate((element) => getComputedStyle(element).color);
+    assert.ok(luminance(title) > 0.5, `the sidebar's text is light on the dark theme (${title})`);
+    await page.locator('.image-gen-sidebar').screenshot({ path: path.join(SCREENSHOTS, 'dark-sidebar.png') });
+    await page.evaluate(() => document.documentElement.classList.remove('nr-theme-dark'));
   });
 
   it('shows the help of every node of the pack, with its inputs, outputs and details', async () => {
@@ -390,6 +437,7 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
 /** Menu > Import > Examples > the pack > `name` > Import, answering the conflict dialog as a user would. */
 async function importExample(page: Page, name: string): Promise<void> {
   await clearFirstRunOverlays(page);
+  const tab = (readExample(name).find((node) => node.type === 'tab') as FlowNode).id;
   await page.click('#red-ui-header-button-sidemenu');
   await page.click('#menu-item-import');
   await page.locator('#red-ui-clipboard-dialog').waitFor();
@@ -402,9 +450,9 @@ async function importExample(page: Page, name: string): Promise<void> {
   await page.locator('#red-ui-clipboard-dialog').waitFor({ state: 'hidden' });
   // A node that exists already (the shared sandbox config) makes Node-RED ask. "View nodes..." lists them, the
   // existing config unticked: importing the rest keeps it, and every node keeps its id.
-  const imported = page.locator('.red-ui-notification', { hasText: /Imported/ });
+  // Done when the example's flow is in the workspace; a notice left from the previous import is no sign.
   const conflict = page.locator('.red-ui-notification', { hasText: 'already exist' });
-  await imported.or(conflict).first().waitFor();
+  await page.waitForFunction((id) => Boolean(RED.nodes.workspace(id)) || document.body.innerText.includes('already exist'), tab);
   if (await conflict.isVisible()) {
     await conflict.getByRole('button', { name: 'View nodes...' }).click();
     await page.click('#red-ui-clipboard-dialog-import-conflict');

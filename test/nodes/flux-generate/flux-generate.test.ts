@@ -239,5 +239,7 @@ describe('flux-generate node', function () {
     assert.ok(statuses.includes('common.status.waiting'), statuses.join(', '));
     assert.ok(statuses.indexOf('common.status.waiting') < statuses.lastIndexOf('common.status.submitting'), 'waiting, then submitted');
     assert.ok(statuses.includes('common.status.processing'), statuses.join(', '));
+    // What each job cost, once done (the text is "1 img · 1 cr" where the catalogue is loaded).
+    assert.ok(statuses.includes('common.status.doneCost'), statuses.join(', '));
   });
 });
