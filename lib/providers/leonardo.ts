@@ -333,8 +333,8 @@ export const leonardoAdapter: ProviderAdapter = {
   },
   editor: {
     models: [
-      { id: 'de7d3faf-762f-48e0-b3b7-9d0ac3a3fcf3', label: 'Phoenix 1.0', price: 'priced by Leonardo per request (API credits)' },
-      { id: '6b645e3a-d64f-4341-a6d8-7a3690fbf042', label: 'Phoenix 0.9', price: 'priced by Leonardo per request (API credits)' },
+      { id: 'de7d3faf-762f-48e0-b3b7-9d0ac3a3fcf3', label: 'Phoenix 1.0', price: 'priced per request' },
+      { id: '6b645e3a-d64f-4341-a6d8-7a3690fbf042', label: 'Phoenix 0.9', price: 'priced per request' },
     ],
     modelsEndpoint: 'image-gen/leonardo/models',
     parameters: { '*': { schema: leonardoGenerationSchema, filledByNode: ['prompt', 'modelId'] } },

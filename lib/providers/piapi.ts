@@ -335,7 +335,7 @@ export const piapiAdapter: ProviderAdapter<PiapiTaskOptions> = {
   editor: {
     models: PIAPI_MODELS.map((id) => ({
       id,
-      price: `${PIAPI_PRICE_USD[id]} USD per image`,
+      price: `$${PIAPI_PRICE_USD[id]}/image`,
       taskTypes: id === 'Qubico/flux1-dev-advanced' ? ADVANCED_TASK_TYPES : BASIC_TASK_TYPES,
     })),
     parameters: Object.fromEntries(PIAPI_TASK_TYPES.map((taskType) => [taskType, { schema: TASK_INPUTS[taskType] }])),

@@ -413,12 +413,12 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
     await page.click('#node-dialog-cancel');
     await traysClosed(page);
     await page.evaluate(() => RED.actions.invoke('image-gen:show-sidebar'));
-    const title = await page
-      .locator('.image-gen-sidebar .image-gen-sidebar-row')
-      .first()
-      .evaluate((element) => getComputedStyle(element).color);
-    assert.ok(luminance(title) > 0.5, `the sidebar's text is light on the dark theme (${title})`);
-    await page.locator('.image-gen-sidebar').screenshot({ path: path.join(SCREENSHOTS, 'dark-sidebar.png') });
+    // The tab's own element (its rows are redrawn whenever the runtime says something changed).
+    const sidebar = page.locator('.image-gen-sidebar');
+    await sidebar.waitFor();
+    const colour = await sidebar.evaluate((element) => getComputedStyle(element).color);
+    assert.ok(luminance(colour) > 0.5, `the sidebar's text is light on the dark theme (${colour})`);
+    await sidebar.screenshot({ path: path.join(SCREENSHOTS, 'dark-sidebar.png') });
     await page.evaluate(() => document.documentElement.classList.remove('nr-theme-dark'));
   });
 
