@@ -1,3 +1,4 @@
+import { helper } from './node-red';
 import { loadFlow } from './flow';
 import type { Harness } from './flow';
 import { httpNodeCapture, serveHttpNode } from './http-node';
@@ -46,4 +47,26 @@ export async function serveWithWebhook(
   );
   const server = await serveHttpNode(port);
   return { harness, url: server.url, close: server.close };
+}
+
+/**
+ * The hooks of a suite that loads flows and serves some of them with a job-webhook: the test helper's
+ * server around the suite, and after each test whatever was served closed (once) and the flow unloaded.
+ * Answers serveWithWebhook, keeping what it serves to close.
+ */
+export function webhookSuite(): typeof serveWithWebhook {
+  const served: Served[] = [];
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(async () => {
+    await Promise.all(served.splice(0).map((entry) => entry.close()));
+    await helper.unload();
+  });
+  return async (...args) => {
+    const entry = await serveWithWebhook(...args);
+    let closing: Promise<void> | undefined;
+    const tracked = { ...entry, close: () => (closing ??= entry.close()) };
+    served.push(tracked);
+    return tracked;
+  };
 }

@@ -6,21 +6,14 @@ import { loadFlow, sleep } from '../../support/flow';
 import type { Msg } from '../../support/flow';
 import { waitFor } from '../../support/net';
 import { helper } from '../../support/node-red';
-import { HOOK_PATH, serveWithWebhook } from '../../support/webhook-flow';
+import { HOOK_PATH, webhookSuite } from '../../support/webhook-flow';
 
 /** flux-generate on Black Forest Labs: a sandbox config serves it through the `bfl` endpoint setting. */
 const generate = { type: 'flux-generate', endpoint: 'bfl', model: 'flux-pro-1.1', prompt: '', params: {}, completion: 'wait', download: false };
 
 describe('flux-generate on Black Forest Labs', function () {
   this.timeout(30_000);
-  let closeServer: (() => Promise<void>) | undefined;
-  before(() => helper.startServer());
-  after(() => helper.stopServer());
-  afterEach(async () => {
-    await closeServer?.();
-    closeServer = undefined;
-    await helper.unload();
-  });
+  const serveTracked = webhookSuite();
   const submits = (sandbox: SandboxServer, model = 'flux-pro-1.1') => sandbox.requestsTo('bfl', 'POST', `/v1/${model}`);
 
   it('sends each documented input with its name and the key as x-key, polls the polling_url, and says when the result URL expires', async () => {
@@ -173,8 +166,7 @@ describe('flux-generate on Black Forest Labs', function () {
   });
 
   it("completes by webhook (the job's token in webhook_url, its secret as webhook_secret), refuses a wrong token, and sends one message", async () => {
-    const served = await serveWithWebhook({ ...generate, completion: 'webhook' }, {}, ['flux-generate']);
-    closeServer = served.close;
+    const served = await serveTracked({ ...generate, completion: 'webhook' }, {}, ['flux-generate']);
     const { harness, url } = served;
     harness.sandbox.scriptJobs('bfl', { durationMs: 400 });
     const result = harness.run({ prompt: 'a fox' });
@@ -200,8 +192,7 @@ describe('flux-generate on Black Forest Labs', function () {
   });
 
   it('races the webhook against polling to exactly one message per job', async () => {
-    const served = await serveWithWebhook({ ...generate, completion: 'webhook' }, { webhookGrace: '0' }, ['flux-generate']);
-    closeServer = served.close;
+    const served = await serveTracked({ ...generate, completion: 'webhook' }, { webhookGrace: '0' }, ['flux-generate']);
     const { harness } = served;
     harness.sandbox.scriptJobs('bfl', { durationMs: 400 }, { durationMs: 400 }, { durationMs: 400 });
     const results = await Promise.all(['a', 'b', 'c'].map((prompt) => harness.run({ prompt })));

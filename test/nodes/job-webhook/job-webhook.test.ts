@@ -7,7 +7,7 @@ import { JOURNAL_FILE } from '../../../lib/jobs/journal';
 import { webhookSecretHash } from '../../../lib/jobs/webhooks';
 import { loadFlow, sleep } from '../../support/flow';
 import type { Harness } from '../../support/flow';
-import { HOOK_PATH, serveWithWebhook } from '../../support/webhook-flow';
+import { HOOK_PATH, webhookSuite } from '../../support/webhook-flow';
 import type { Served } from '../../support/webhook-flow';
 import { freePort, waitFor } from '../../support/net';
 import { helper } from '../../support/node-red';
@@ -18,14 +18,7 @@ const fluxJob = { type: 'flux-generate', endpoint: 'jobs', model: 'flux-dev', pr
 
 describe('job-webhook node, and completion by webhook', function () {
   this.timeout(30_000);
-  let closeServer: (() => Promise<void>) | undefined;
-  before(() => helper.startServer());
-  after(() => helper.stopServer());
-  afterEach(async () => {
-    await closeServer?.();
-    closeServer = undefined;
-    await helper.unload();
-  });
+  const serveTracked = webhookSuite();
 
   async function serve(
     underTest: Record<string, unknown>,
@@ -33,9 +26,7 @@ describe('job-webhook node, and completion by webhook', function () {
     types = ['piapi-task'],
     extra: Record<string, unknown>[] = [],
   ): Promise<Served> {
-    const served = await serveWithWebhook(underTest, provider, types, extra);
-    closeServer = served.close;
-    return served;
+    return serveTracked(underTest, provider, types, extra);
   }
 
   const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {

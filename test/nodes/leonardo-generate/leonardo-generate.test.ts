@@ -6,7 +6,7 @@ import { loadFlow, sleep } from '../../support/flow';
 import type { Msg } from '../../support/flow';
 import { waitFor } from '../../support/net';
 import { helper } from '../../support/node-red';
-import { HOOK_PATH, serveWithWebhook } from '../../support/webhook-flow';
+import { HOOK_PATH, webhookSuite } from '../../support/webhook-flow';
 
 const PHOENIX = 'de7d3faf-762f-48e0-b3b7-9d0ac3a3fcf3';
 const generate = { type: 'leonardo-generate', model: PHOENIX, prompt: '', params: {}, completion: 'wait' };
@@ -14,14 +14,7 @@ const CALLBACK_KEY = 'leonardo-callback-key-1234';
 
 describe('leonardo-generate node', function () {
   this.timeout(30_000);
-  let closeServer: (() => Promise<void>) | undefined;
-  before(() => helper.startServer());
-  after(() => helper.stopServer());
-  afterEach(async () => {
-    await closeServer?.();
-    closeServer = undefined;
-    await helper.unload();
-  });
+  const serveTracked = webhookSuite();
   const generations = (sandbox: SandboxServer) => sandbox.requestsTo('leonardo', 'POST', '/generations');
 
   it("sends every documented field with its documented name, polls the generation, and keeps each image's nsfw flag", async () => {
@@ -197,10 +190,9 @@ describe('leonardo-generate node', function () {
 
   describe("completion by Leonardo's webhook (one URL per API key, a callback key as Bearer)", () => {
     const serve = async (provider: Msg = {}, underTest: Msg = {}) => {
-      const served = await serveWithWebhook({ ...generate, completion: 'webhook', ...underTest }, provider, ['leonardo-generate'], [], {
+      const served = await serveTracked({ ...generate, completion: 'webhook', ...underTest }, provider, ['leonardo-generate'], [], {
         webhookKey: CALLBACK_KEY,
       });
-      closeServer = served.close;
       served.harness.sandbox.setCallback('leonardo', { url: `${served.url}${HOOK_PATH}`, key: CALLBACK_KEY });
       return served;
     };
@@ -245,16 +237,13 @@ describe('leonardo-generate node', function () {
     });
 
     it('refuses a delivery for a config without a webhook key, and refuses completion webhook there before sending', async () => {
-      const served = await serveWithWebhook({ ...generate, completion: 'job' }, {}, ['leonardo-generate']);
-      closeServer = served.close;
+      const served = await serveTracked({ ...generate, completion: 'job' }, {}, ['leonardo-generate']);
       const { out } = await served.harness.run({ prompt: 'p' });
       const id = (out?.job as { id: string }).id;
       assert.equal((await deliver(served.url, id, CALLBACK_KEY)).status, 401);
       await helper.unload();
       await served.close();
-      closeServer = undefined;
-      const withoutKey = await serveWithWebhook({ ...generate, completion: 'webhook' }, {}, ['leonardo-generate']);
-      closeServer = withoutKey.close;
+      const withoutKey = await serveTracked({ ...generate, completion: 'webhook' }, {}, ['leonardo-generate']);
       assert.match((await withoutKey.harness.run({ prompt: 'p' })).error?.message ?? '', /needs the webhook callback key .* add it to the provider config/);
       assert.equal(generations(withoutKey.harness.sandbox).length, 0);
     });
