@@ -28,12 +28,17 @@ export interface JournalScale {
   perAddMs: [number, number, number];
   bytesPerAdd: number;
   fillRssGrowthMb: number;
+  /** ms per sidebar listing (the jobs waiting longest), median over the repeats. */
+  perListingMs: number;
 }
 
 const ADDS = 200;
+/** Listings timed per pass: what the sidebar asks for on each refresh. */
+const LISTINGS = 2_000;
+const LISTED = 100;
 
 /** One pass: a journal holding `pending` entries takes ADDS more, one after another (each awaited, as submits are). */
-async function pass(pending: number): Promise<{ perAddMs: number; bytesPerAdd: number; rssGrowthMb: number }> {
+async function pass(pending: number): Promise<{ perAddMs: number; bytesPerAdd: number; rssGrowthMb: number; perListingMs: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gen-bench-journal-'));
   try {
     const journal = new JobJournal(path.join(dir, 'jobs.jsonl'), () => undefined);
@@ -44,7 +49,10 @@ async function pass(pending: number): Promise<{ perAddMs: number; bytesPerAdd: n
     const started = performance.now();
     for (let index = 0; index < ADDS; index++) await journal.add(entry(pending + index));
     const perAddMs = (performance.now() - started) / ADDS;
-    return { perAddMs, bytesPerAdd: (fs.statSync(journal.file).size - sizeBefore) / ADDS, rssGrowthMb };
+    const listingStarted = performance.now();
+    for (let index = 0; index < LISTINGS; index++) journal.oldest(LISTED);
+    const perListingMs = (performance.now() - listingStarted) / LISTINGS;
+    return { perAddMs, bytesPerAdd: (fs.statSync(journal.file).size - sizeBefore) / ADDS, rssGrowthMb, perListingMs };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -52,18 +60,20 @@ async function pass(pending: number): Promise<{ perAddMs: number; bytesPerAdd: n
 
 /** The journal's cost per submit against the number of jobs already pending: sizes interleaved, each repeated. */
 export async function journalScaling(sizes: number[], repeats: number): Promise<JournalScale[]> {
-  const samples = new Map<number, Array<{ perAddMs: number; bytesPerAdd: number; rssGrowthMb: number }>>(sizes.map((size) => [size, []]));
+  const samples = new Map<number, Array<{ perAddMs: number; bytesPerAdd: number; rssGrowthMb: number; perListingMs: number }>>(sizes.map((size) => [size, []]));
   for (let round = 0; round < repeats; round++) {
     for (const size of sizes) samples.get(size)?.push(await pass(size));
   }
   return sizes.map((pending) => {
     const runs = samples.get(pending) ?? [];
     const times = runs.map((run) => run.perAddMs).sort((a, b) => a - b);
+    const listings = runs.map((run) => run.perListingMs).sort((a, b) => a - b);
     return {
       pending,
       perAddMs: [times[0] ?? 0, times[Math.floor(times.length / 2)] ?? 0, times[times.length - 1] ?? 0],
       bytesPerAdd: Math.max(...runs.map((run) => run.bytesPerAdd)),
       fillRssGrowthMb: Math.max(...runs.map((run) => run.rssGrowthMb)),
+      perListingMs: listings[Math.floor(listings.length / 2)] ?? 0,
     };
   });
 }

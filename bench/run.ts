@@ -383,6 +383,13 @@ async function main(): Promise<void> {
         `${scale.bytesPerAdd.toFixed(0)} bytes written per submit (goal < 4096), RSS growth filling it ${scale.fillRssGrowthMb.toFixed(0)} MB`,
     );
   }
+  const listingBase = scaling[0]?.perListingMs ?? 1;
+  for (const scale of scaling) {
+    console.log(
+      `  ${String(scale.pending).padStart(6)} pending: the sidebar's listing of the 100 jobs waiting longest ${(scale.perListingMs * 1000).toFixed(1)} µs, ` +
+        `ratio to 100 pending ${(scale.perListingMs / listingBase).toFixed(2)} (goal <= 1.5)`,
+    );
+  }
   console.log('jobs path at scale: N flux-generate jobs (jobs API, completion wait) in one burst into a real Node-RED process, left pending');
   const scales = [await jobsScale(100, false), await jobsScale(1_000, false), await jobsScale(10_000, true)];
   const perSubmitAt100 = scales[0]?.perSubmitMs ?? 1;

@@ -70,14 +70,16 @@
     }
   }
 
-  /** The parameter form's layout, added once: readable at the default tray width, in the light and dark themes. */
-  var styled = false;
+  /**
+   * The pack's editor styles, readable at the default tray and sidebar widths, in the light and dark
+   * themes: the parameter form's layout, and help that wraps its code terms and property names
+   * (Node-RED keeps inline code on one line, which pushes a long term past the sidebar's edge).
+   */
   function addStyle() {
-    if (styled) return;
-    styled = true;
     $('<style>')
       .text(
-        '.image-gen-params-form{margin-top:6px}' +
+        '.image-gen-help code,.image-gen-help dl.message-properties>dt{white-space:normal;overflow-wrap:anywhere}' +
+          '.image-gen-params-form{margin-top:6px}' +
           '.image-gen-param{margin-bottom:6px}' +
           '.image-gen-param-label{display:inline-block;width:150px;overflow-wrap:anywhere;vertical-align:top}' +
           '.image-gen-param-input{width:calc(100% - 160px)!important}' +
@@ -176,7 +178,6 @@
      * uses are shown in #image-gen-check.
      */
     paramsEditor: function (node, options) {
-      addStyle();
       var textarea = $('#node-input-params-json');
       var formBox = $('<div class="image-gen-params-form"></div>').insertAfter(textarea);
       var toggle = $('<a href="#" class="image-gen-params-toggle"></a>').insertAfter(formBox);
@@ -203,6 +204,7 @@
         if (schema.exclusiveMinimum !== undefined) parts.push('more than ' + schema.exclusiveMinimum);
         if (schema.maxLength !== undefined) parts.push('up to ' + schema.maxLength + ' characters');
         if (schema.type === 'integer') parts.push('whole number');
+        if (schema.multipleOf !== undefined && schema.multipleOf !== 1) parts.push('in steps of ' + schema.multipleOf);
         if (schema.default !== undefined) parts.push('default ' + JSON.stringify(schema.default));
         if (schema.description) parts.push(schema.description);
         return parts.join(', ');
@@ -355,4 +357,6 @@
       }
     },
   };
+  // Not in a browser (the tests read the validation helpers in a bare JavaScript context): no styles to add.
+  if (typeof $ === 'function') addStyle();
 })();

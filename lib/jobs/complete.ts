@@ -39,6 +39,8 @@ export interface RunOptions {
   webhookPath?: string;
   /** Deliveries for this job (a resumed one, or one job-poll takes over); polling starts after the grace period. */
   expectation?: WebhookExpectation;
+  /** The id of the node that submits: lists of pending jobs name it. */
+  owner?: string;
 }
 
 /** The job's provider and how to read it, or a clear error saying why it cannot be waited for. */
@@ -139,8 +141,26 @@ async function webhookOrPoll(
   }
 }
 
-/** Max jobs slots of jobs handed on pending (completion `job`), until a waiter takes them over. */
-const handedOnSlots = new Map<string, { release: () => void; timer: NodeJS.Timeout }>();
+/** Max jobs slots of jobs handed on pending (completion `job`), until a waiter takes them over; oldest first. */
+const handedOnSlots = new Map<string, { release: () => void; timer: NodeJS.Timeout; job: JobInfo; owner?: string; since: number }>();
+
+/** A job handed on pending (completion `job`) that no job-poll has taken over yet, as lists of pending jobs show it. */
+export interface HandedOnJob {
+  job: JobInfo;
+  /** The node that submitted it. */
+  owner?: string;
+  since: number;
+}
+
+/** How many jobs are handed on pending, and the `count` handed on first: reads `count` of them, however many there are. */
+export function handedOnJobs(count: number): { total: number; oldest: HandedOnJob[] } {
+  const oldest: HandedOnJob[] = [];
+  for (const { job, owner, since } of handedOnSlots.values()) {
+    if (oldest.length >= count) break;
+    oldest.push({ job, owner, since });
+  }
+  return { total: handedOnSlots.size, oldest };
+}
 /**
  * A job handed on that no job-poll takes over within this long (a flow that stores msg.job to
  * collect later) stops counting against Max jobs, so it cannot block submits for good.
@@ -148,7 +168,7 @@ const handedOnSlots = new Map<string, { release: () => void; timer: NodeJS.Timeo
 const HANDED_ON_SLOT_MS = DEFAULT_POLL.timeoutMs;
 
 /** Keeps a submitted job's Max jobs slot for the job-poll that will wait for it; false when the job has no id to find it by. */
-export function handOn(job: JobInfo, release: () => void): boolean {
+export function handOn(job: JobInfo, release: () => void, owner?: string): boolean {
   if (!job.id) return false;
   const key = `${job.provider}:${job.id}`;
   const timer = setTimeout(() => {
@@ -156,7 +176,7 @@ export function handOn(job: JobInfo, release: () => void): boolean {
     release();
   }, HANDED_ON_SLOT_MS);
   timer.unref();
-  handedOnSlots.set(key, { release, timer });
+  handedOnSlots.set(key, { release, timer, job, owner, since: Date.now() });
   return true;
 }
 

@@ -143,6 +143,19 @@ export class JobJournal {
     return [...this.entries.values()];
   }
 
+  /**
+   * The `count` entries journaled first (those waiting longest): a Map keeps insertion order, and a
+   * change to an entry keeps its place, so this reads `count` entries however many are pending.
+   */
+  oldest(count: number): JournalEntry[] {
+    const found: JournalEntry[] = [];
+    for (const entry of this.entries.values()) {
+      if (found.length >= count) break;
+      found.push(entry);
+    }
+    return found;
+  }
+
   /** The entry of the job whose webhook secret has this digest. */
   bySecret(hash: string): JournalEntry | undefined {
     const key = this.bySecretHash.get(hash);

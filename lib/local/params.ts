@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { describeIssues, InvalidRequestError } from '../contract';
+import { parameterSchemaOf } from '../editor/node-settings';
 import { MAX_SEED } from './random';
 import { SCHEDULERS } from './schedulers';
 
@@ -30,6 +31,10 @@ export const localSdParamsSchema = z.strictObject({
   mask: z.union([z.instanceof(Buffer), z.string().min(1)]).optional(),
 });
 export type LocalSdParams = z.output<typeof localSdParamsSchema>;
+
+/** The parameters local-sd's form shows for this machine (RED.settings.localSdParameters): all but the image inputs, which come with the message. */
+export const LOCAL_SD_FORM_OMITS = ['image', 'mask'] as const;
+export const localSdParametersForEditor = parameterSchemaOf(localSdParamsSchema, LOCAL_SD_FORM_OMITS);
 
 /** Everything a generation needs, settled: the seed chosen, the image as bytes. Crosses to the runner process. */
 export const generationSettingsSchema = z.object({

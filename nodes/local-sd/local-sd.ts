@@ -1,17 +1,28 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { z } from 'zod';
 import { InvalidRequestError, applyResult, resolveRequest } from '../../lib/contract';
 import { submit } from '../../lib/jobs/submit';
 import { loadModelAnswer, modelsAnswer, modelsDirectory, statusAnswer } from '../../lib/local/admin';
 import { localGeneration } from '../../lib/local/generation';
 import { locateModelFolder } from '../../lib/local/model-folder';
-import { settleGeneration } from '../../lib/local/params';
+import { localSdParametersForEditor, settleGeneration } from '../../lib/local/params';
 import { acquireRunner, localSdSettingsSchema, runnerOptionsFor } from '../../lib/local/runner';
 import type { Submission } from '../../lib/providers';
 import { visioncraftAdapter, visioncraftInfo } from '../../lib/providers/visioncraft';
 import { adminRoute } from '../shared/admin';
+import { checkSettings } from '../shared/check';
+import type { Prepare } from '../shared/jobs';
 import { handleInputs } from '../shared/input';
 import { connectionFor } from '../shared/provider';
 import { editorSettingsFor, settingsOf } from '../shared/settings';
+
+type LocalSdSettings = z.output<typeof localSdSettingsSchema>;
+
+/** With a VisionCraft Pro server's config, a message is checked and priced by its adapter, like a cloud node's. */
+const prepareOnServer: Prepare<LocalSdSettings> = async (connection, request, _msg, _settings, signal) => ({
+  api: 'visioncraft',
+  submission: visioncraftAdapter.prepare(request, undefined, await connection.submitContext('visioncraft', signal)) as Submission,
+});
 
 export = function register(RED: NodeAPI): void {
   const modelsDir = (): string => modelsDirectory(RED.settings as { localSdModelsDir?: unknown; userDir?: string });
@@ -33,7 +44,7 @@ export = function register(RED: NodeAPI): void {
       const request = resolveRequest(msg, current);
       if (remote) {
         const connection = connectionFor(RED, remote);
-        const submission = visioncraftAdapter.prepare(request, undefined, await connection.submitContext('visioncraft', signal)) as Submission;
+        const { submission } = await prepareOnServer(connection, request, msg, current, signal);
         const generation = await submit(connection, 'visioncraft', submission, { signal, completion: 'wait', download: false, onPhase: status.phase });
         status.finished(generation);
         return applyResult(msg, generation);
@@ -51,7 +62,16 @@ export = function register(RED: NodeAPI): void {
     });
     this.on('close', () => acquired?.release());
   }
-  RED.nodes.registerType('local-sd', LocalSd, { settings: editorSettingsFor('local-sd', localSdSettingsSchema) });
+  RED.nodes.registerType('local-sd', LocalSd, {
+    settings: { ...editorSettingsFor('local-sd', localSdSettingsSchema), localSdParameters: { value: localSdParametersForEditor, exportable: true } },
+  });
+  adminRoute(
+    RED,
+    'post',
+    '/image-gen/local-sd/check',
+    'local-sd.read',
+    checkSettings(RED, localSdSettingsSchema, prepareOnServer, (request) => settleGeneration(request.prompt, request.params)),
+  );
 
   // VisionCraft's GET /models, GET /status and POST /load_model, for the editor and for flows: this machine's,
   // or, with ?provider=<config id>, a VisionCraft Pro server's own answers (and its GET /gallery).

@@ -123,6 +123,7 @@ export function handleSubmissions<S extends SubmittingSettings>(RED: NodeAPI, no
       onPhase: status.phase,
       recorder,
       webhookPath: deployedWebhookPath(),
+      owner: node.id,
     };
     const result = await submit(connection, api, submission, options);
     status.finished(result);

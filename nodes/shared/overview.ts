@@ -1,11 +1,12 @@
 import type { NodeAPI } from 'node-red';
 import type { BudgetReport } from '../../lib/providers';
+import { handedOnJobs } from '../../lib/jobs/complete';
 import { journalOf } from './jobs';
 import type { ProviderConfigNode } from './provider';
 
 /** The comms topic the image-gen sidebar listens on: something it shows changed, so it asks again. */
 export const OVERVIEW_TOPIC = 'image-gen/overview';
-/** Pending jobs listed, newest first: the sidebar shows the latest ones and the total. */
+/** Pending jobs listed, those waiting longest first: the sidebar shows them and the total. */
 const JOBS_LISTED = 100;
 /** Saved images kept for the sidebar, newest first. */
 const IMAGES_KEPT = 12;
@@ -54,25 +55,37 @@ export interface Overview {
 }
 
 /**
- * What the image-gen sidebar shows: the jobs the journal holds pending, each provider config's spending
- * today against its budget, and the latest saved images. Labels and totals only: no credential, no message.
+ * What the image-gen sidebar shows: the pending jobs (those the journal holds, waited for by their
+ * nodes, then those handed on to the flow that no job-poll has taken yet), each provider config's
+ * spending today against its budget, and the latest saved images. Labels and totals only: no
+ * credential, no message. It reads the JOBS_LISTED jobs waiting longest, however many are pending.
  */
 export async function overviewOf(RED: NodeAPI): Promise<Overview> {
   const journal = journalOf(RED);
-  const entries = journal ? (await journal.load(), journal.list()) : [];
+  if (journal) await journal.load();
   const now = Date.now();
-  const listed = entries
-    .slice(-JOBS_LISTED)
-    .reverse()
-    .map((entry) => ({
-      node: entry.nodeId,
-      nodeName: nodeName(RED, entry.nodeId),
-      provider: entry.job.provider,
-      model: entry.job.model,
-      id: entry.job.id,
-      state: entry.job.id ? entry.job.status : 'submitting',
-      ageSeconds: Math.max(0, Math.round((now - Date.parse(entry.submittedAt)) / 1000)),
-    }));
+  const age = (since: number) => Math.max(0, Math.round((now - since) / 1000));
+  const listed: Overview['jobs']['listed'] = (journal?.oldest(JOBS_LISTED) ?? []).map((entry) => ({
+    node: entry.nodeId,
+    nodeName: nodeName(RED, entry.nodeId),
+    provider: entry.job.provider,
+    model: entry.job.model,
+    id: entry.job.id,
+    state: entry.job.id ? entry.job.status : 'submitting',
+    ageSeconds: age(Date.parse(entry.submittedAt)),
+  }));
+  const handedOn = handedOnJobs(JOBS_LISTED - listed.length);
+  for (const { job, owner, since } of handedOn.oldest) {
+    listed.push({
+      node: owner ?? '',
+      nodeName: owner && nodeName(RED, owner),
+      provider: job.provider,
+      model: job.model,
+      id: job.id,
+      state: 'handed on',
+      ageSeconds: age(since),
+    });
+  }
   const spend: Overview['spend'] = [];
   RED.nodes.eachNode((node: { id: string; type: string }) => {
     if (node.type !== 'provider-config') return;
@@ -81,5 +94,5 @@ export async function overviewOf(RED: NodeAPI): Promise<Overview> {
     const { day, limit, spent, submits } = connection.budget.report();
     spend.push({ config: node.id, name: connection.label, simulated: connection.simulated, budget: { day, limit, spent, submits } });
   });
-  return { jobs: { total: entries.length, listed }, spend, images: [...images] };
+  return { jobs: { total: (journal?.size ?? 0) + handedOn.total, listed }, spend, images: [...images] };
 }

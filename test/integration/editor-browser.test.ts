@@ -244,6 +244,11 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
 
   it("builds each generating node's Parameters form from the runtime's schemas, keeps a refused value with its message, round-trips JSON, and shows the cost", async () => {
     const field = (name: string) => page.locator(`#image-gen-param-${name}`);
+    const errorOf = (name: string) =>
+      page
+        .locator('.image-gen-param', { has: field(name) })
+        .locator('.image-gen-param-error')
+        .innerText();
     const openDialog = async (example: string, id: string) => {
       const node = readExample(example).find((candidate) => candidate.id === id) as FlowNode;
       await page.evaluate((tab) => RED.workspaces.show(tab), node.z as string);
@@ -260,13 +265,7 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
     await field('num_outputs').fill('9');
     await field('num_outputs').dispatchEvent('change');
     assert.ok(await field('num_outputs').evaluate((input) => input.classList.contains('input-error')), 'num_outputs 9 is marked');
-    assert.match(
-      await page
-        .locator('.image-gen-param', { has: field('num_outputs') })
-        .locator('.image-gen-param-error')
-        .innerText(),
-      /accepts: 1 to 4/,
-    );
+    assert.match(await errorOf('num_outputs'), /accepts: 1 to 4/);
     await page.click('#node-dialog-ok');
     await page.waitForTimeout(400);
     assert.ok(await page.locator('#node-dialog-ok').isVisible(), 'Done keeps the dialog open on a refused value');
@@ -309,6 +308,48 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
     await page.selectOption('#node-input-taskType', 'img2img');
     await field('image').waitFor();
     await checkLine(page, /input.image/);
+    await page.click('#node-dialog-cancel');
+    await traysClosed(page);
+
+    // leonardo-generate: one schema for every model; another model keeps the values, and the check follows it.
+    await openDialog('leonardo-generate', 'lg.wait');
+    assert.deepEqual([await field('width').inputValue(), await field('presetStyle').inputValue()], ['1024', 'CINEMATIC']);
+    await field('num_images').fill('12');
+    await field('num_images').dispatchEvent('change');
+    assert.match(await errorOf('num_images'), /accepts: 1 to 8/);
+    await field('num_images').fill('2');
+    await field('num_images').dispatchEvent('change');
+    await checkLine(page, /gives no price|about .* per message/);
+    await chooseModel(page, '6b645e3a-d64f-4341-a6d8-7a3690fbf042');
+    assert.equal(await field('width').inputValue(), '1024');
+    await field('width').fill('1001');
+    await field('width').dispatchEvent('change');
+    assert.match(await errorOf('width'), /accepts: 32 to 1536, whole number, in steps of 8/);
+    await page.click('#node-dialog-cancel');
+    await traysClosed(page);
+
+    // workers-ai: a deployed worker takes aspectRatio; the REST API's flux-1-schnell takes a seed instead.
+    await openDialog('workers-ai', 'wa.worker');
+    assert.deepEqual([await field('steps').inputValue(), await field('aspectRatio').inputValue()], ['6', '16:9']);
+    assert.equal(await field('seed').count(), 0);
+    await page.selectOption('#node-input-endpoint', 'rest');
+    await chooseModel(page, '@cf/black-forest-labs/flux-1-schnell');
+    await field('seed').waitFor();
+    assert.equal(await field('aspectRatio').count(), 0);
+    await checkLine(page, /Unrecognized key.*"aspectRatio"/);
+    await page.click('#node-dialog-cancel');
+    await traysClosed(page);
+
+    // local-sd: this machine's parameters (its schedulers), then a VisionCraft Pro server's documented ones.
+    await openDialog('local-sd', 'ls.gen');
+    assert.deepEqual([await field('num_inference_steps').inputValue(), await field('scheduler').inputValue()], ['8', 'dpmpp_2m_karras']);
+    await checkLine(page, /runs on this machine: nothing is charged/);
+    await page.selectOption('#node-input-provider', 'image-gen.sandbox');
+    await field('quality').waitFor();
+    assert.equal(await field('scheduler').count(), 0);
+    await field('num_inference_steps').fill('8');
+    await field('num_inference_steps').dispatchEvent('change');
+    assert.match(await errorOf('num_inference_steps'), /accepts: 15 to 50/);
     await page.click('#node-dialog-cancel');
     await traysClosed(page);
 
@@ -430,6 +471,18 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       const text = await help.innerText();
       assert.match(text, /Details/, `${type}: help has Details`);
       if (type !== 'provider-config') assert.match(text, /Inputs|Outputs/, `${type}: help has Inputs / Outputs`);
+      // Readable at the sidebar's default width: nothing runs past its edge (a sideways scroll bar).
+      const overflow = await help.evaluate((element) => {
+        let panel = element.parentElement as HTMLElement;
+        while (panel.parentElement && !/auto|scroll/.test(getComputedStyle(panel).overflowX)) panel = panel.parentElement;
+        const edge = panel.getBoundingClientRect().right;
+        const widest = Array.from(element.querySelectorAll('*')).reduce<Element | undefined>(
+          (found, candidate) => (candidate.getBoundingClientRect().right > (found?.getBoundingClientRect().right ?? edge) ? candidate : found),
+          undefined,
+        );
+        return { by: panel.scrollWidth - panel.clientWidth, width: panel.clientWidth, widest: widest?.outerHTML.slice(0, 120) };
+      });
+      assert.ok(overflow.by <= 1, `${type}'s help is ${overflow.by} px wider than the ${overflow.width} px sidebar, at ${overflow.widest}`);
     }
   });
 });
@@ -475,6 +528,15 @@ async function checkLine(page: Page, expected: RegExp): Promise<void> {
     if (expected.test(said)) return;
   }
   assert.fail(`the check line says "${said}", not ${String(expected)}`);
+}
+
+/** Picks a model in a dialog's text field as its list would, leaving the focus where it was. */
+async function chooseModel(page: Page, model: string): Promise<void> {
+  await page.evaluate((id) => {
+    const input = document.getElementById('node-input-model') as HTMLInputElement;
+    input.value = id;
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  }, model);
 }
 
 /** Waits until the editor shows no tray (edit dialog). */

@@ -27,6 +27,7 @@ const ADMIN_ROUTES: Array<{ method: 'GET' | 'POST'; route: string; needs: 'read'
   { method: 'POST', route: '/image-gen/piapi-task/check', needs: 'read', body: { provider: 'pd', settings: {} } },
   { method: 'POST', route: '/image-gen/leonardo-generate/check', needs: 'read', body: { provider: 'pd', settings: {} } },
   { method: 'POST', route: '/image-gen/workers-ai/check', needs: 'read', body: { provider: 'pd', settings: {} } },
+  { method: 'POST', route: '/image-gen/local-sd/check', needs: 'read', body: { settings: {} } },
 ];
 
 // Long and unlike anything else, so a match anywhere is a leak; their encoded forms are searched too.

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
+import type { z } from 'zod';
+import { LOCAL_SD_FORM_OMITS, localSdParametersForEditor, localSdParamsSchema } from '../../../lib/local/params';
 import { SeededRandom } from '../../../lib/local/random';
 import { PROVIDER_ADAPTERS, PROVIDER_APIS, providersForEditor } from '../../../lib/providers';
 import { REPO_ROOT } from '../../../scripts/node-red-home';
@@ -9,9 +11,9 @@ import { REPO_ROOT } from '../../../scripts/node-red-home';
 type AcceptsParameter = (kind: string, key: string, name: string, value: unknown) => boolean;
 
 /** resources/editor.js as the browser runs it, with the providers the runtime exports in RED.settings. */
-function editorForms(): AcceptsParameter {
+function editorForms(extra: Record<string, unknown>): AcceptsParameter {
   const window: Record<string, unknown> = {};
-  const settings = JSON.parse(JSON.stringify({ providerConfigProviders: providersForEditor() })) as unknown;
+  const settings = JSON.parse(JSON.stringify({ providerConfigProviders: { ...providersForEditor(), ...extra } })) as unknown;
   const context = vm.createContext({ window, RED: { settings } });
   vm.runInContext(fs.readFileSync(path.join(REPO_ROOT, 'resources', 'editor.js'), 'utf8'), context);
   const helpers = window.ImageGenEditor as { acceptsParameter: AcceptsParameter };
@@ -40,8 +42,40 @@ function candidates(schema: unknown, next: () => number): unknown[] {
   return [null, true, false, {}, [], [{ path: 'p' }], ...[...numbers], ...[...numbers].map(String), ...texts, ...generated];
 }
 
+/**
+ * Compares the form's verdict with the runtime's, one parameter at a time, over generated values;
+ * answers how many cases were compared.
+ */
+function compareForms(
+  label: string,
+  schema: z.ZodType,
+  exported: { properties: Record<string, unknown> },
+  filledByNode: readonly string[],
+  editorAccepts: (name: string, value: unknown) => boolean,
+  next: () => number,
+): number {
+  let compared = 0;
+  for (const [name, property] of Object.entries(exported.properties)) {
+    assert.ok(!filledByNode.includes(name));
+    for (const value of candidates(property, next)) {
+      // The runtime's verdict on this one parameter: no issue at its path (other fields' issues are theirs).
+      const parsed = schema.safeParse({ [name]: value });
+      const runtime = parsed.success || !parsed.error.issues.some((issue) => issue.path[0] === name);
+      const editor = editorAccepts(name, value);
+      assert.equal(
+        editor,
+        runtime,
+        `${label} ${name} = ${JSON.stringify(value)}: the form ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`,
+      );
+      compared++;
+    }
+  }
+  return compared;
+}
+
 describe('the parameter forms and the runtime validate with the same schema', () => {
-  const accepts = editorForms();
+  // local-sd's form for this machine reads RED.settings.localSdParameters; here it is put beside the providers' to be read the same way.
+  const accepts = editorForms({ 'local-sd': { parameters: { '*': localSdParametersForEditor } } });
   for (const api of PROVIDER_APIS) {
     it(`${api}: the form accepts a value for a parameter exactly when the runtime does, over generated cases`, () => {
       // Seeded, so a failing case can be replayed.
@@ -50,23 +84,23 @@ describe('the parameter forms and the runtime validate with the same schema', ()
       let compared = 0;
       for (const [key, { schema, filledByNode = ['prompt'] }] of Object.entries(PROVIDER_ADAPTERS[api].editor.parameters)) {
         const exported = providersForEditor()[api].parameters?.[key] as { properties: Record<string, unknown> };
-        for (const [name, property] of Object.entries(exported.properties)) {
-          assert.ok(!filledByNode.includes(name));
-          for (const value of candidates(property, next)) {
-            // The runtime's verdict on this one parameter: no issue at its path (other fields' issues are theirs).
-            const parsed = schema.safeParse({ [name]: value });
-            const runtime = parsed.success || !parsed.error.issues.some((issue) => issue.path[0] === name);
-            const editor = accepts(api, key, name, value);
-            assert.equal(
-              editor,
-              runtime,
-              `${api} ${key} ${name} = ${JSON.stringify(value)}: the form ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`,
-            );
-            compared++;
-          }
-        }
+        compared += compareForms(`${api} ${key}`, schema, exported, filledByNode, (name, value) => accepts(api, key, name, value), next);
       }
       assert.ok(compared > 100, `only ${compared} cases`);
     });
   }
+
+  it('local-sd on this machine: the form accepts a value for a parameter exactly when the runtime does, over generated cases', () => {
+    const seeded = new SeededRandom(13);
+    const exported = localSdParametersForEditor as { properties: Record<string, unknown> };
+    const compared = compareForms(
+      'local-sd',
+      localSdParamsSchema,
+      exported,
+      LOCAL_SD_FORM_OMITS,
+      (name, value) => accepts('local-sd', '*', name, value),
+      () => seeded.uniform(),
+    );
+    assert.ok(compared > 100, `only ${compared} cases`);
+  });
 });

@@ -109,6 +109,31 @@ describe('lib/jobs journal', () => {
     assert.equal(journal.bySecret('h-a'), undefined);
   });
 
+  it('answers the entries waiting longest, in the order they were journaled, a change keeping an entry in its place, and after a restart', async () => {
+    const file = path.join(dir, 'jobs.jsonl');
+    const journal = new JobJournal(file, () => assert.fail('no warning expected'));
+    for (const id of ['a', 'b', 'c', 'd']) await journal.add(entry(id));
+    await journal.update('key-a', { job: { ...entry('a').job, status: 'processing' } });
+    await journal.remove('key-b');
+    assert.deepEqual(
+      journal.oldest(2).map((item) => [item.job.id, item.job.status]),
+      [
+        ['a', 'processing'],
+        ['c', 'pending'],
+      ],
+    );
+    assert.deepEqual(
+      journal.oldest(10).map((item) => item.job.id),
+      ['a', 'c', 'd'],
+    );
+    const reread = new JobJournal(file, () => assert.fail('no warning expected'));
+    await reread.load();
+    assert.deepEqual(
+      reread.oldest(2).map((item) => item.job.id),
+      ['a', 'c'],
+    );
+  });
+
   it('carries over a journal in the earlier single-document format, then removes it', async () => {
     fs.writeFileSync(path.join(dir, 'image-gen-jobs.json'), JSON.stringify({ version: 1, jobs: [entry('old')] }));
     const journal = new JobJournal(path.join(dir, 'image-gen-jobs.jsonl'), () => assert.fail('no warning expected'));

@@ -56,4 +56,28 @@ describe("the edit dialog's check: the runtime's own verdict and the estimate a 
     const paid = sandbox.requests.filter((entry) => entry.method === 'POST' && !entry.path.startsWith('/pricing-calculator'));
     assert.deepEqual(paid, [], 'nothing paid was sent');
   });
+
+  it("checks local-sd's parameters as this machine would run them, and as a VisionCraft Pro server would", async () => {
+    const { run, sandbox } = await loadFlow(['local-sd'], { type: 'local-sd', provider: '', model: 'sandbox-tiny-sd', params: {} });
+    assert.deepEqual(await check('local-sd', { model: 'sandbox-tiny-sd', params: { num_inference_steps: 8, width: 256, height: 256 } }, ''), {
+      ok: true,
+      estimate: null,
+    });
+    const refused = await check('local-sd', { model: 'sandbox-tiny-sd', params: { num_inference_steps: 60 } }, '');
+    const { error } = await run({ prompt: 'p', params: { num_inference_steps: 60 } });
+    assert.equal(refused.ok, false);
+    assert.equal(error?.message, `InvalidRequestError: ${refused.message}`, 'the same words as the message would fail with');
+    assert.match((await check('local-sd', { model: 'sandbox-tiny-sd', params: { width: 100 } }, '')).message ?? '', /params\.width: must be a multiple of 8/);
+    // With a server's config, its documented ranges: VisionCraft takes 15 to 50 steps, where this machine runs distilled models from 1.
+    assert.deepEqual(await check('local-sd', { model: 'stable-diffusion-1.5', params: { num_inference_steps: 20 } }), {
+      ok: true,
+      estimate: { unit: 'usd', amount: 0 },
+    });
+    assert.match((await check('local-sd', { model: 'stable-diffusion-1.5', params: { num_inference_steps: 8 } })).message ?? '', /num_inference_steps/);
+    assert.deepEqual(
+      sandbox.requests.filter((entry) => entry.method === 'POST'),
+      [],
+      'nothing was sent to the server',
+    );
+  });
 });
