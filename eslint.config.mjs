@@ -23,7 +23,7 @@ export default tseslint.config(
     files: ['resources/**/*.js'],
     languageOptions: {
       sourceType: 'script',
-      globals: { window: 'readonly', RED: 'readonly', $: 'readonly', document: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+      globals: { window: 'readonly', RED: 'readonly', $: 'readonly', document: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly' },
     },
   },
   {

@@ -3,6 +3,16 @@
 (function () {
   if (window.ImageGenEditor) return;
 
+  /** A JSON Schema `uri` as zod's z.url() reads it: what the URL parser takes. */
+  function isUrl(value) {
+    try {
+      new URL(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Whether a value meets a JSON Schema as the runtime's zod schema would (lib/editor/node-settings.ts
    * says which parts are used). Numbers are typed as text in the dialog and the runtime coerces them
@@ -21,6 +31,7 @@
         return (
           typeof value === 'string' &&
           (!schema.pattern || new RegExp(schema.pattern).test(value)) &&
+          (schema.format !== 'uri' || isUrl(value)) &&
           (schema.minLength === undefined || value.length >= schema.minLength) &&
           (schema.maxLength === undefined || value.length <= schema.maxLength)
         );

@@ -4,6 +4,8 @@ import type { Generation, JobInfo, JobSnapshot, ResolvedRequest } from '../contr
 import type { DecodedError, HttpClient, RequestSpec } from '../http';
 import { ProviderError } from '../http';
 import { submittingSettingsSchema } from '../jobs/settings';
+import { parameterSchemaOf } from '../editor/node-settings';
+import type { EditorSchema } from '../editor/node-settings';
 import { bearerAuth } from './adapter';
 import type { ProviderAdapter, Submission } from './adapter';
 import type { CostEstimate } from './budget';
@@ -135,6 +137,8 @@ const modelDetailSchema = z.object({ apiId: z.string(), requestSchema: z.record(
 
 const CATALOGUE_TTL_MS = 10 * 60_000;
 
+type JsonSchema = Parameters<typeof z.fromJSONSchema>[0];
+
 /**
  * The model list (`GET /models`, public) and each model's parameter schema, cached per client:
  * they change rarely, and checking against them lets bad input fail before a paid submit.
@@ -162,12 +166,21 @@ export class PixeldojoCatalogue {
     if (!validator) {
       validator = this.client
         .json({ method: 'GET', path: `models/${encodeURIComponent(apiId)}`, intent: 'read', authenticate: false, signal }, modelDetailSchema)
-        .then((detail) => (detail.requestSchema ? z.fromJSONSchema(detail.requestSchema as Parameters<typeof z.fromJSONSchema>[0]) : undefined));
+        .then((detail) => (detail.requestSchema ? z.fromJSONSchema(detail.requestSchema as JsonSchema) : undefined));
       validator.catch(() => this.validators.delete(apiId));
       this.validators.set(apiId, validator);
     }
     return validator;
   }
+}
+
+/**
+ * A catalogue model's parameters for the editor's form: the zod schema the runtime checks a submit
+ * with, as JSON Schema, without what the node fills in (the prompt, and the webhook URL it adds).
+ */
+export async function catalogueParameters(catalogue: PixeldojoCatalogue, apiId: string, signal?: AbortSignal): Promise<EditorSchema | undefined> {
+  const validator = await catalogue.validator(apiId, signal);
+  return validator && parameterSchemaOf(validator, ['prompt', 'webhook_url']);
 }
 
 const catalogues = new WeakMap<HttpClient, PixeldojoCatalogue>();

@@ -64,7 +64,7 @@ interface CatalogueModel {
   editing?: boolean;
 }
 
-const CATALOGUE: CatalogueModel[] = [
+export const CATALOGUE: CatalogueModel[] = [
   { apiId: 'flux-dev', name: 'Flux Dev', modality: 'image', creditCost: 1 },
   { apiId: 'flux-1.1-pro', name: 'Flux 1.1 Pro', modality: 'image', creditCost: 1 },
   { apiId: 'flux-1.1-pro-ultra', name: 'Flux 1.1 Pro Ultra', modality: 'image', creditCost: 1.5 },
@@ -73,7 +73,7 @@ const CATALOGUE: CatalogueModel[] = [
   { apiId: 'z-image-turbo', name: 'Z Image Turbo', modality: 'image', creditCost: 0.5 },
 ];
 
-function requestSchema(model: CatalogueModel): Record<string, unknown> {
+export function requestSchema(model: CatalogueModel): Record<string, unknown> {
   const properties: Record<string, unknown> = {
     prompt: { type: 'string', minLength: 1 },
     aspect_ratio: { type: 'string', enum: Object.keys(ASPECT_SIZES), default: '1:1' },

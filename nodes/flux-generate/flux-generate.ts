@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { z } from 'zod';
 import type { Submission } from '../../lib/providers';
 import { bflAdapter } from '../../lib/providers/bfl';
-import { catalogueFor, fluxGenerateSettingsSchema, pixeldojoAdapter } from '../../lib/providers/pixeldojo';
+import { catalogueFor, catalogueParameters, fluxGenerateSettingsSchema, pixeldojoAdapter } from '../../lib/providers/pixeldojo';
 import { adminRoute } from '../shared/admin';
 import { checkSettings } from '../shared/check';
 import { handleSubmissions, reportOrphanedJobs } from '../shared/jobs';
@@ -30,6 +30,11 @@ export = function register(RED: NodeAPI): void {
   adminRoute(RED, 'get', '/image-gen/pixeldojo/models', 'flux-generate.read', async (req) => {
     const client = await connectionFor(RED, String(req.query.provider ?? '')).client('pixeldojo');
     return { models: await catalogueFor(client).models(AbortSignal.timeout(15_000)) };
+  });
+  // A catalogue model's parameters, for the dialog's form: the schema a submit is checked with.
+  adminRoute(RED, 'get', '/image-gen/pixeldojo/parameters', 'flux-generate.read', async (req) => {
+    const client = await connectionFor(RED, String(req.query.provider ?? '')).client('pixeldojo');
+    return { parameters: (await catalogueParameters(catalogueFor(client), String(req.query.model ?? ''), AbortSignal.timeout(15_000))) ?? null };
   });
   // The dialog's check: the runtime's verdict on its settings and what a message would cost.
   adminRoute(RED, 'post', '/image-gen/flux-generate/check', 'flux-generate.read', checkSettings(RED, fluxGenerateSettingsSchema, prepare));

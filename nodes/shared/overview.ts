@@ -1,4 +1,7 @@
+import path from 'node:path';
 import type { NodeAPI } from 'node-red';
+import { z } from 'zod';
+import { RecentItems } from '../../lib/storage/recent';
 import type { BudgetReport } from '../../lib/providers';
 import { handedOnJobs } from '../../lib/jobs/complete';
 import { journalOf } from './jobs';
@@ -13,16 +16,39 @@ const IMAGES_KEPT = 12;
 /** At most one change notice per this long, however busy a batch is. */
 const NOTICE_EVERY_MS = 500;
 
-export interface SavedImageNote {
-  node: string;
-  file: string;
-  src: string;
-  prompt?: string;
-  seed?: number;
-  at: string;
+const savedImageNoteSchema = z.object({
+  node: z.string(),
+  file: z.string(),
+  /** The thumbnail, as a data: URL. */
+  src: z.string().startsWith('data:image/'),
+  prompt: z.string().optional(),
+  seed: z.number().optional(),
+  at: z.string(),
+});
+export type SavedImageNote = z.infer<typeof savedImageNoteSchema>;
+
+/** The file, in the user directory, that keeps the latest saved images for the sidebar across restarts. */
+export const RECENT_IMAGES_FILE = 'image-gen-recent-images.jsonl';
+/** Per user directory ('' for none: kept in memory only). */
+const recentImages = new Map<string, RecentItems<SavedImageNote>>();
+
+function recentImagesOf(RED: NodeAPI): RecentItems<SavedImageNote> {
+  const userDir = RED.settings.userDir ?? '';
+  let images = recentImages.get(userDir);
+  if (!images) {
+    const file = userDir ? path.join(userDir, RECENT_IMAGES_FILE) : undefined;
+    images = new RecentItems(
+      IMAGES_KEPT,
+      (image) => image.file,
+      savedImageNoteSchema,
+      file,
+      (message) => RED.log.warn(`[image-gen] ${message}`),
+    );
+    recentImages.set(userDir, images);
+  }
+  return images;
 }
 
-const images: SavedImageNote[] = [];
 let noticeTimer: NodeJS.Timeout | undefined;
 
 /** Tells open editors that jobs, spending or images changed; throttled, so a busy flow sends a notice per half second at most. */
@@ -35,11 +61,14 @@ export function overviewChanged(RED: NodeAPI): void {
   noticeTimer.unref();
 }
 
-/** Keeps a saved image for the sidebar (its thumbnail, file, prompt and seed). */
+/** Keeps a saved image for the sidebar (its thumbnail, file, prompt and seed), across restarts where there is a user directory. */
 export function imageSaved(RED: NodeAPI, note: SavedImageNote): void {
-  images.unshift(note);
-  images.length = Math.min(images.length, IMAGES_KEPT);
-  overviewChanged(RED);
+  recentImagesOf(RED)
+    .add(note)
+    .catch((error: unknown) =>
+      RED.log.warn(`[image-gen] the sidebar's latest images could not be kept: ${error instanceof Error ? error.message : String(error)}`),
+    )
+    .finally(() => overviewChanged(RED));
 }
 
 /** A node's name as the editor labels it, for lists that name nodes. */
@@ -94,5 +123,7 @@ export async function overviewOf(RED: NodeAPI): Promise<Overview> {
     const { day, limit, spent, submits } = connection.budget.report();
     spend.push({ config: node.id, name: connection.label, simulated: connection.simulated, budget: { day, limit, spent, submits } });
   });
-  return { jobs: { total: (journal?.size ?? 0) + handedOn.total, listed }, spend, images: [...images] };
+  const images = recentImagesOf(RED);
+  await images.load();
+  return { jobs: { total: (journal?.size ?? 0) + handedOn.total, listed }, spend, images: images.list() };
 }

@@ -300,6 +300,19 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
     await page.click('#node-dialog-cancel');
     await traysClosed(page);
 
+    // The jobs API: a catalogue model's own published schema, read through the runtime; an editing model takes an image.
+    await openDialog('flux-generate', 'fg.jobwait');
+    await field('aspect_ratio').waitFor();
+    assert.equal(await field('aspect_ratio').inputValue(), '4:3');
+    assert.equal(await field('image_url').count(), 0, 'flux-dev edits no image');
+    await chooseModel(page, 'flux-kontext-pro');
+    await field('image_url').waitFor();
+    await field('image_url').fill('not a url');
+    await field('image_url').dispatchEvent('change');
+    assert.ok(await field('image_url').evaluate((input) => input.classList.contains('input-error')), 'image_url "not a url" is marked');
+    await page.click('#node-dialog-cancel');
+    await traysClosed(page);
+
     // piapi-task: the task type decides the fields (img2img needs its image).
     await openDialog('piapi-task', 'pt.txt');
     assert.equal(await field('batch_size').inputValue(), '2');

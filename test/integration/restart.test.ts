@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { JOURNAL_FILE } from '../../lib/jobs/journal';
 import { SANDBOX_API_KEY, startSandbox } from '../../lib/sandbox';
@@ -7,6 +8,7 @@ import { waitFor } from '../support/net';
 import { startRuntime } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
 import { journaledJobs } from '../support/journal';
+import { RECENT_IMAGES_FILE } from '../../nodes/shared/overview';
 
 describe('a paid job survives a Node-RED restart', function () {
   this.timeout(120_000);
@@ -16,10 +18,12 @@ describe('a paid job survives a Node-RED restart', function () {
   before(async () => {
     sandbox = await startSandbox();
   });
-  after(async () => {
+  // Each test ends with its restarted Node-RED still running: it is stopped before the next starts its own.
+  afterEach(async () => {
     await runtime?.stop();
-    await sandbox.close();
+    runtime = undefined;
   });
+  after(() => sandbox.close());
 
   it('stops mid-job, starts again with the same user directory, and delivers the result once with the original message', async () => {
     runtime = await startRuntime();
@@ -100,6 +104,76 @@ describe('a paid job survives a Node-RED restart', function () {
     assert.match(log, /status: 'completed'/);
     assert.equal(sandbox.requestsTo('pixeldojo', 'POST').length, 1, 'submitted once');
     assert.deepEqual(journaledJobs(journalFile), []);
+  });
+
+  it("keeps the image-gen sidebar's latest saved images across a restart", async () => {
+    runtime = await startRuntime();
+    const userDir = runtime.userDir;
+    const flow = [
+      { id: 'tab', type: 'tab', label: 'images' },
+      { id: 'cfg', type: 'provider-config', name: 'sandbox', kind: 'sandbox' },
+      {
+        id: 'go',
+        type: 'inject',
+        z: 'tab',
+        x: 100,
+        y: 100,
+        wires: [['gen']],
+        props: [{ p: 'payload' }],
+        payload: 'a lighthouse',
+        payloadType: 'str',
+        repeat: '',
+        crontab: '',
+        once: false,
+      },
+      {
+        id: 'gen',
+        type: 'flux-generate',
+        z: 'tab',
+        x: 300,
+        y: 100,
+        provider: 'cfg',
+        endpoint: 'flux',
+        model: 'flux-pro',
+        params: { seed: 42 },
+        completion: 'wait',
+        wires: [['save']],
+      },
+      {
+        id: 'save',
+        type: 'save-image',
+        z: 'tab',
+        x: 500,
+        y: 100,
+        directory: 'images',
+        filename: '{seed}-{index}',
+        collision: 'unique',
+        preview: true,
+        wires: [[]],
+      },
+    ];
+    const deployed = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
+    assert.equal(deployed.status, 204, deployed.text);
+    for (let pressed = false; !pressed;) {
+      pressed = (await runtime.call('POST', '/inject/go')).status === 200;
+      if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const images = async () =>
+      ((await runtime?.call('GET', '/image-gen/overview'))?.json() as { images: Array<{ file: string; seed?: number; src: string }> }).images;
+    let before: Awaited<ReturnType<typeof images>> = [];
+    for (const deadline = Date.now() + 30_000; before.length === 0; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      before = await images();
+      assert.ok(Date.now() < deadline, 'the saved image in the overview');
+    }
+    assert.equal(before[0].seed, 42);
+    assert.match(before[0].src, /^data:image\//);
+    // Written to disk before the stop: the overview shows it as soon as it is kept in memory.
+    const kept = path.join(userDir, RECENT_IMAGES_FILE);
+    await waitFor(() => fs.existsSync(kept) && fs.readFileSync(kept, 'utf8').includes(before[0].file), 10_000, 'the image in its file');
+
+    await runtime.stop({ keepUserDir: true });
+    runtime = await startRuntime('', userDir);
+    assert.deepEqual(await images(), before);
   });
 
   it('completes a job handed on to job-poll by its webhook after a restart, without polling', async () => {

@@ -21,6 +21,7 @@ const ADMIN_ROUTES: Array<{ method: 'GET' | 'POST'; route: string; needs: 'read'
   { method: 'POST', route: '/image-gen/local-sd/load_model', needs: 'write', body: { model: 'none' } },
   { method: 'GET', route: '/image-gen/pixeldojo/models?provider=pd', needs: 'read' },
   { method: 'GET', route: '/image-gen/leonardo/models?provider=pd', needs: 'read' },
+  { method: 'GET', route: '/image-gen/pixeldojo/parameters?provider=pd&model=flux-dev', needs: 'read' },
   { method: 'GET', route: '/image-gen/local-sd/gallery?provider=pd', needs: 'read' },
   { method: 'GET', route: '/image-gen/overview', needs: 'read' },
   { method: 'POST', route: '/image-gen/flux-generate/check', needs: 'read', body: { provider: 'pd', settings: {} } },
@@ -96,7 +97,7 @@ describe('security: credentials stay secret and admin endpoints stay guarded, in
     );
     for (const file of sources) {
       const source = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8').replace(/\s+/g, ' ');
-      for (const [, method, route] of source.matchAll(/adminRoute\(RED, '(get|post)', '([^']+)'/g)) registered.add(`${method?.toUpperCase()} ${route}`);
+      for (const [, method, route] of source.matchAll(/adminRoute\( ?RED, '(get|post)', '([^']+)'/g)) registered.add(`${method?.toUpperCase()} ${route}`);
       // Every endpoint goes through the one helper that guards it and answers errors in one shape.
       if (file !== path.join('nodes', 'shared', 'admin.ts'))
         assert.doesNotMatch(source, /RED\.httpAdmin\./, `${file} registers an admin route without adminRoute`);

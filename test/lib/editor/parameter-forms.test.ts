@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { LOCAL_SD_FORM_OMITS, localSdParametersForEditor, localSdParamsSchema } from '../../../lib/local/params';
 import { SeededRandom } from '../../../lib/local/random';
 import { PROVIDER_ADAPTERS, PROVIDER_APIS, providersForEditor } from '../../../lib/providers';
+import { catalogueParameters } from '../../../lib/providers/pixeldojo';
+import type { PixeldojoCatalogue } from '../../../lib/providers/pixeldojo';
+import { CATALOGUE, requestSchema } from '../../../lib/sandbox/pixeldojo';
 import { REPO_ROOT } from '../../../scripts/node-red-home';
 
 type AcceptsParameter = (kind: string, key: string, name: string, value: unknown) => boolean;
@@ -14,7 +17,8 @@ type AcceptsParameter = (kind: string, key: string, name: string, value: unknown
 function editorForms(extra: Record<string, unknown>): AcceptsParameter {
   const window: Record<string, unknown> = {};
   const settings = JSON.parse(JSON.stringify({ providerConfigProviders: { ...providersForEditor(), ...extra } })) as unknown;
-  const context = vm.createContext({ window, RED: { settings } });
+  // URL is the browser's, as the editor has it.
+  const context = vm.createContext({ window, RED: { settings }, URL });
   vm.runInContext(fs.readFileSync(path.join(REPO_ROOT, 'resources', 'editor.js'), 'utf8'), context);
   const helpers = window.ImageGenEditor as { acceptsParameter: AcceptsParameter };
   return (kind, key, name, value) => {
@@ -89,6 +93,25 @@ describe('the parameter forms and the runtime validate with the same schema', ()
       assert.ok(compared > 100, `only ${compared} cases`);
     });
   }
+
+  it("PixelDojo's jobs API: a catalogue model's form accepts a value exactly when the runtime's check of its published schema does", async () => {
+    const seeded = new SeededRandom(17);
+    for (const model of CATALOGUE) {
+      const validator = z.fromJSONSchema(requestSchema(model) as Parameters<typeof z.fromJSONSchema>[0]);
+      const catalogue = { validator: () => Promise.resolve(validator) } as unknown as PixeldojoCatalogue;
+      const exported = (await catalogueParameters(catalogue, model.apiId)) as { properties: Record<string, unknown> };
+      const forms = editorForms({ catalogue: { parameters: { [model.apiId]: exported } } });
+      const compared = compareForms(
+        `pixeldojo jobs ${model.apiId}`,
+        validator,
+        exported,
+        ['prompt', 'webhook_url'],
+        (name, value) => forms('catalogue', model.apiId, name, value),
+        () => seeded.uniform(),
+      );
+      assert.ok(compared > 50, `only ${compared} cases`);
+    }
+  });
 
   it('local-sd on this machine: the form accepts a value for a parameter exactly when the runtime does, over generated cases', () => {
     const seeded = new SeededRandom(13);
