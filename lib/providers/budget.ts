@@ -31,8 +31,16 @@ export interface SpendEntry {
   sent: boolean;
 }
 
-/** One sent submit's cost, a line of the ledger; compaction writes one per unit with the day's total. */
-const spendRecordSchema = z.object({ day: z.string(), unit: z.enum(['credits', 'usd']), amount: z.number().finite().nonnegative() });
+/**
+ * One sent submit's cost, a line of the ledger; compaction writes one per unit with the day's total
+ * and how many submits it counts (absent: one).
+ */
+const spendRecordSchema = z.object({
+  day: z.string(),
+  unit: z.enum(['credits', 'usd']),
+  amount: z.number().finite().nonnegative(),
+  submits: z.number().int().nonnegative().optional(),
+});
 type SpendRecord = z.infer<typeof spendRecordSchema>;
 
 export interface BudgetReport {
@@ -64,14 +72,16 @@ const RECENT_ENTRIES = 100;
 /**
  * A provider config's spending per UTC day, checked before every paid submit in constant time:
  * running totals per unit, with submits in flight counted at their estimate so concurrent submits
- * cannot overshoot together. With a limit and a file, each sent submit appends one line to the
- * ledger (lib/storage/append-log.ts), so the day's spending survives a restart; without a limit
- * nothing is written (the report's figures then last until a restart).
+ * cannot overshoot together. With a file, each sent submit appends one line to the ledger
+ * (lib/storage/append-log.ts), so the day's spending and its count of submits survive a redeploy
+ * or restart, with or without a limit: the editor shows them. Without a file they last until then.
  */
 export class CreditBudget {
   private day = today();
   /** Sent today, per unit (actual cost where reported, else the estimate). */
   private spentToday: Partial<Record<CostUnit, number>> = {};
+  /** Submits sent today, per unit (those `spentToday` counts). */
+  private sentToday: Partial<Record<CostUnit, number>> = {};
   /** Reserved by submits in flight, per unit. */
   private inFlight: Partial<Record<CostUnit, number>> = {};
   private recent: SpendEntry[] = [];
@@ -86,10 +96,16 @@ export class CreditBudget {
     file?: string,
     warn: (message: string) => void = () => undefined,
   ) {
-    if (file && limit !== undefined) {
+    if (file) {
       this.ledger = new AppendLog(file, spendRecordSchema, {
         warn: (message) => warn(`the spending ledger: ${message}`),
-        snapshot: () => (Object.entries(this.spentToday) as Array<[CostUnit, number]>).map(([unit, amount]) => ({ day: this.day, unit, amount })),
+        snapshot: () =>
+          (Object.entries(this.spentToday) as Array<[CostUnit, number]>).map(([unit, amount]) => ({
+            day: this.day,
+            unit,
+            amount,
+            submits: this.sentToday[unit] ?? 0,
+          })),
         liveRecords: () => Object.keys(this.spentToday).length,
       });
       this.load(this.ledger);
@@ -128,6 +144,7 @@ export class CreditBudget {
         add(this.inFlight, entry.unit, -entry.estimate);
         const amount = entry.actual ?? entry.estimate;
         add(this.spentToday, entry.unit, amount);
+        add(this.sentToday, entry.unit, 1);
         this.record({ day, unit: entry.unit, amount });
       },
       release: () => {
@@ -164,6 +181,7 @@ export class CreditBudget {
     if (now === this.day) return;
     this.day = now;
     this.spentToday = {};
+    this.sentToday = {};
     this.inFlight = {};
     this.recent = [];
     this.submits = 0;
@@ -171,7 +189,12 @@ export class CreditBudget {
 
   private load(ledger: AppendLog<SpendRecord>): void {
     try {
-      for (const record of ledger.readSync()) if (record.day === this.day) add(this.spentToday, record.unit, record.amount);
+      for (const record of ledger.readSync()) {
+        if (record.day !== this.day) continue;
+        add(this.spentToday, record.unit, record.amount);
+        add(this.sentToday, record.unit, record.submits ?? 1);
+        this.submits += record.submits ?? 1;
+      }
     } catch {
       // An unreadable ledger costs the restart-survival of today's total, never the start of Node-RED.
     }

@@ -73,20 +73,23 @@ describe('lib/providers budget', () => {
     assert.match(warnings.join(), /last record was cut short/);
   });
 
-  it('writes one short line per sent submit with a limit, and nothing at all without one', async () => {
+  it('writes one short line per sent submit, with a limit or without one, so a redeploy or restart keeps the spending and the count of submits', async () => {
     const limited = path.join(dir, 'limited.jsonl');
     const budget = new CreditBudget(1_000_000, 'x', limited);
-    for (let index = 0; index < 600; index++) budget.reserve(credit(1)).sent(`job-${index}`, { credits: 1 });
+    for (let index = 0; index < 1_500; index++) budget.reserve(credit(1)).sent(`job-${index}`, { credits: 1 });
     await budget.flushed();
     const size = fs.statSync(limited).size;
-    assert.ok(size / 600 < 64, `${size / 600} bytes per submit`);
-    assert.deepEqual(new CreditBudget(1_000_000, 'x', limited).report().spent, { credits: 600 });
+    assert.ok(size / 1_500 < 64, `${size / 1_500} bytes per submit`);
+    // 1,500 lines pass the compaction threshold (1,024): the totals and the count come back from the compacted file too.
+    const reread = new CreditBudget(1_000_000, 'x', limited).report();
+    assert.deepEqual([reread.spent, reread.submits], [{ credits: 1_500 }, 1_500]);
     const unlimited = path.join(dir, 'unlimited.jsonl');
     const free = new CreditBudget(undefined, 'x', unlimited);
     for (let index = 0; index < 50; index++) free.reserve(credit(1)).sent(`job-${index}`, { credits: 1 });
     await free.flushed();
-    assert.equal(fs.existsSync(unlimited), false);
-    assert.deepEqual(free.report().spent, { credits: 50 });
+    assert.ok(fs.statSync(unlimited).size / 50 < 64);
+    const restarted = new CreditBudget(undefined, 'x', unlimited).report();
+    assert.deepEqual([restarted.spent, restarted.submits], [{ credits: 50 }, 50]);
   });
 
   it('estimates each provider documented price before a submit', () => {
