@@ -38,21 +38,7 @@ describe('a paid job survives a Node-RED restart', function () {
         baseUrl: sandbox.baseUrl('pixeldojo'),
         credentials: { apiKey: SANDBOX_API_KEY },
       },
-      {
-        id: 'go',
-        type: 'inject',
-        z: 'tab',
-        x: 100,
-        y: 100,
-        wires: [['gen']],
-        props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }],
-        payload: 'a lighthouse',
-        payloadType: 'str',
-        topic: 'keep-this-topic',
-        repeat: '',
-        crontab: '',
-        once: false,
-      },
+      injectInto('gen', 'a lighthouse', 'keep-this-topic'),
       {
         id: 'gen',
         type: 'flux-generate',
@@ -83,10 +69,7 @@ describe('a paid job survives a Node-RED restart', function () {
     const deployed = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
     assert.equal(deployed.status, 204, deployed.text);
     sandbox.scriptJobs('pixeldojo', { durationMs: 15_000 });
-    for (let pressed = false; !pressed;) {
-      pressed = (await runtime.call('POST', '/inject/go')).status === 200;
-      if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await pressInject(runtime, 'go');
     const journalFile = path.join(userDir, JOURNAL_FILE);
     await waitFor(() => journaledJobs(journalFile)[0]?.job.id, 10_000, 'the job in the journal');
 
@@ -112,20 +95,7 @@ describe('a paid job survives a Node-RED restart', function () {
     const flow = [
       { id: 'tab', type: 'tab', label: 'images' },
       { id: 'cfg', type: 'provider-config', name: 'sandbox', kind: 'sandbox' },
-      {
-        id: 'go',
-        type: 'inject',
-        z: 'tab',
-        x: 100,
-        y: 100,
-        wires: [['gen']],
-        props: [{ p: 'payload' }],
-        payload: 'a lighthouse',
-        payloadType: 'str',
-        repeat: '',
-        crontab: '',
-        once: false,
-      },
+      injectInto('gen', 'a lighthouse'),
       {
         id: 'gen',
         type: 'flux-generate',
@@ -152,12 +122,8 @@ describe('a paid job survives a Node-RED restart', function () {
         wires: [[]],
       },
     ];
-    const deployed = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
-    assert.equal(deployed.status, 204, deployed.text);
-    for (let pressed = false; !pressed;) {
-      pressed = (await runtime.call('POST', '/inject/go')).status === 200;
-      if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await runtime.deploy(flow);
+    await pressInject(runtime, 'go');
     const images = async () =>
       ((await runtime?.call('GET', '/image-gen/overview'))?.json() as { images: Array<{ file: string; seed?: number; src: string }> }).images;
     let before: Awaited<ReturnType<typeof images>> = [];
@@ -191,18 +157,7 @@ describe('a paid job survives a Node-RED restart', function () {
         webhookBaseUrl: `http://127.0.0.1:${port}`,
         webhookGrace: '3600',
       },
-      {
-        id: 'go',
-        type: 'inject',
-        z: 'tab',
-        x: 100,
-        y: 100,
-        wires: [['gen']],
-        props: [{ p: 'payload' }, { p: 'topic', vt: 'str' }],
-        payload: 'a kite',
-        payloadType: 'str',
-        topic: 'handed-on',
-      },
+      injectInto('gen', 'a kite', 'handed-on'),
       {
         id: 'gen',
         type: 'piapi-task',
@@ -223,10 +178,7 @@ describe('a paid job survives a Node-RED restart', function () {
     ];
     await runtime.deploy(flow);
     sandbox.scriptJobs('piapi', { durationMs: 12_000 });
-    for (let pressed = false; !pressed;) {
-      pressed = (await runtime.call('POST', '/inject/go')).status === 200;
-      if (!pressed) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await pressInject(runtime, 'go');
     const journalFile = path.join(userDir, JOURNAL_FILE);
     await waitFor(() => journaledJobs(journalFile).find((entry) => entry.nodeId === 'poll' && entry.job.id), 10_000, "job-poll's journal entry");
     assert.ok(journaledJobs(journalFile).find((entry) => entry.nodeId === 'poll')?.webhookSecretHash, "the entry keeps the webhook secret's digest");
@@ -246,3 +198,27 @@ describe('a paid job survives a Node-RED restart', function () {
     assert.deepEqual(journaledJobs(journalFile), []);
   });
 });
+
+/** An inject node `go` on tab `tab` that sends `payload` (and `topic`) to `target` when pressed. */
+function injectInto(target: string, payload: string, topic?: string): Record<string, unknown> {
+  return {
+    id: 'go',
+    type: 'inject',
+    z: 'tab',
+    x: 100,
+    y: 100,
+    wires: [[target]],
+    props: [{ p: 'payload' }, ...(topic === undefined ? [] : [{ p: 'topic', vt: 'str' }])],
+    payload,
+    payloadType: 'str',
+    ...(topic === undefined ? {} : { topic }),
+    repeat: '',
+    crontab: '',
+    once: false,
+  };
+}
+
+/** Presses an inject node's button through the admin API, once the deployed flow has started it. */
+async function pressInject(runtime: Runtime, id: string): Promise<void> {
+  while ((await runtime.call('POST', `/inject/${id}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+}
