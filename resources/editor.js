@@ -131,7 +131,11 @@
       var info = this.providers()[kind];
       return text && text !== key ? text : info ? info.label : kind;
     },
-    /** Fills a select with a provider kind's models, "id (price)", keeping `current` selected (and listed, if it is not one of them). */
+    /**
+     * Fills a select with a provider kind's models, "name · price" (the id where the adapter gives no
+     * shorter name; the tooltip has the id and the price per image), keeping `current` selected (and
+     * listed, if it is not one of them).
+     */
     fillModels: function (select, kind, current) {
       var info = this.providers()[kind] || { models: [] };
       select.empty();
@@ -139,7 +143,8 @@
         select.append(
           $('<option>')
             .val(model.id)
-            .text(model.id + (model.price ? ' (' + model.price + ')' : '')),
+            .text((model.label || model.id) + (model.price ? ' · ' + model.price : ''))
+            .attr('title', model.id + (model.price ? ': ' + model.price + ' per image' : '')),
         );
       });
       if (
@@ -368,6 +373,6 @@
       }
     },
   };
-  // Not in a browser (the tests read the validation helpers in a bare JavaScript context): no styles to add.
-  if (typeof $ === 'function') addStyle();
+  // Not in a browser (the tests read the helpers in a bare JavaScript context): no document to style.
+  if (typeof document === 'object') addStyle();
 })();

@@ -142,7 +142,7 @@ async function webhookOrPoll(
 }
 
 /** Max jobs slots of jobs handed on pending (completion `job`), until a waiter takes them over; oldest first. */
-const handedOnSlots = new Map<string, { release: () => void; timer: NodeJS.Timeout; job: JobInfo; owner?: string; since: number }>();
+const handedOnSlots = new Map<string, { release: () => void; letGo: () => void; job: JobInfo; owner?: string; since: number }>();
 
 /** A job handed on pending (completion `job`) that no job-poll has taken over yet, as lists of pending jobs show it. */
 export interface HandedOnJob {
@@ -167,16 +167,27 @@ export function handedOnJobs(count: number): { total: number; oldest: HandedOnJo
  */
 const HANDED_ON_SLOT_MS = DEFAULT_POLL.timeoutMs;
 
-/** Keeps a submitted job's Max jobs slot for the job-poll that will wait for it; false when the job has no id to find it by. */
-export function handOn(job: JobInfo, release: () => void, owner?: string): boolean {
-  if (!job.id) return false;
+/**
+ * Keeps a submitted job's Max jobs slot for the job-poll that will wait for it, until one takes it,
+ * HANDED_ON_SLOT_MS pass, or its provider config closes (its slots close with it); false when the
+ * job has no id to find it by.
+ */
+export function handOn(connection: ProviderConnection, job: JobInfo, release: () => void, owner?: string): boolean {
+  if (!job.id || connection.closing.aborted) return false;
   const key = `${job.provider}:${job.id}`;
-  const timer = setTimeout(() => {
-    handedOnSlots.delete(key);
+  const expire = () => {
+    letGo();
     release();
-  }, HANDED_ON_SLOT_MS);
+  };
+  const timer = setTimeout(expire, HANDED_ON_SLOT_MS);
   timer.unref();
-  handedOnSlots.set(key, { release, timer, job, owner, since: Date.now() });
+  connection.closing.addEventListener('abort', expire, { once: true });
+  const letGo = () => {
+    clearTimeout(timer);
+    connection.closing.removeEventListener('abort', expire);
+    handedOnSlots.delete(key);
+  };
+  handedOnSlots.set(key, { release, letGo, job, owner, since: Date.now() });
   return true;
 }
 
@@ -188,10 +199,7 @@ export function handOn(job: JobInfo, release: () => void, owner?: string): boole
 export async function waitInSlot(connection: ProviderConnection, job: JobInfo, options: RunOptions): Promise<Generation> {
   const key = `${job.provider}:${job.id}`;
   const handed = job.id ? handedOnSlots.get(key) : undefined;
-  if (handed) {
-    clearTimeout(handed.timer);
-    handedOnSlots.delete(key);
-  }
+  handed?.letGo();
   const release =
     handed?.release ?? (await connection.concurrency.acquire(options.signal, { alreadyPaid: true, onWait: () => options.onPhase?.('waiting', 0) }));
   try {

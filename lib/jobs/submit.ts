@@ -116,7 +116,7 @@ async function submitAndComplete(
     if (expectation && job.id) webhookRegistry.identify(expectation, job.id);
     if (callback && 'keyed' in callback && job.id) expectation = webhookRegistry.expect(api, callback.keyed(job.id), job.id);
     if (options.completion === 'job') {
-      handedOn = handOn(job, release, options.owner);
+      handedOn = handOn(connection, job, release, options.owner);
       return job;
     }
     await recorder?.submitted(job, expectation?.secretHash);

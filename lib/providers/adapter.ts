@@ -75,7 +75,10 @@ export interface WebhookSupport {
 
 /** What the editor shows for a provider: its models (when fixed) with their prices and parameter schema. */
 export interface EditorMetadata {
-  /** `taskTypes`: the task types a model runs, where the node picks one (PiAPI). */
+  /**
+   * `price`: per image, short enough for a select ("1.5 cr", "$0.02"); `taskTypes`: the task types a
+   * model runs, where the node picks one (PiAPI).
+   */
   models: Array<{ id: string; label?: string; price?: string; taskTypes?: readonly string[] }>;
   /** Where the editor fetches the live model list, when the provider publishes one. */
   modelsEndpoint?: string;

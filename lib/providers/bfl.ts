@@ -300,7 +300,7 @@ export const bflAdapter: ProviderAdapter = {
     read: readBflWebhook,
   },
   editor: {
-    models: BFL_MODEL_NAMES.map((id) => ({ id, price: `${BFL_MODELS[id].credits} cr/image` })),
+    models: BFL_MODEL_NAMES.map((id) => ({ id, price: `${BFL_MODELS[id].credits} cr` })),
     parameters: Object.fromEntries(BFL_MODEL_NAMES.map((id) => [id, { schema: BFL_MODELS[id].schema }])),
   },
 };

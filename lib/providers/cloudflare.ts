@@ -193,7 +193,7 @@ export async function generateWithWorkersAi(client: HttpClient, accountId: strin
 /** workers-ai's settings; `endpoint` is used with a sandbox config, where a worker or cloudflare config decides by its kind. */
 export const workersAiSettingsSchema = configuredRequestSchema.extend({ endpoint: z.enum(['worker', 'rest']).optional() });
 
-const flux = { label: 'FLUX.1 schnell', price: '~$0.0007/image' };
+const flux = { label: 'FLUX.1 schnell', price: '~$0.0007' };
 
 /** The user's deployed worker (`workers-ai-flux-worker.md`): `POST /` answers PNG bytes. */
 export const workerAdapter: ProviderAdapter = {

@@ -55,6 +55,7 @@ export class ProviderConnection {
   private readonly clients = new Map<ProviderApi, Promise<HttpClient>>();
   private sandboxStart?: Promise<SandboxServer>;
   private closed = false;
+  private readonly lifetime = new AbortController();
 
   constructor(private readonly options: ConnectionOptions) {
     const resolved = resolveProviderConfig(options.config, options.credentials);
@@ -170,8 +171,14 @@ export class ProviderConnection {
     }
   }
 
+  /** Aborted when the config closes (a full deploy, a restart, its removal): what is held for it lets go. */
+  get closing(): AbortSignal {
+    return this.lifetime.signal;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    this.lifetime.abort();
     this.rateLimiter.close();
     this.concurrency.close();
     const clients = await Promise.allSettled([...this.clients.values()]);

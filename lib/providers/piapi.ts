@@ -335,7 +335,9 @@ export const piapiAdapter: ProviderAdapter<PiapiTaskOptions> = {
   editor: {
     models: PIAPI_MODELS.map((id) => ({
       id,
-      price: `$${PIAPI_PRICE_USD[id]}/image`,
+      // Every model is Qubico's: the name alone keeps the choice readable in the dialog's select.
+      label: id.replace(/^Qubico\//, ''),
+      price: `$${PIAPI_PRICE_USD[id]}`,
       taskTypes: id === 'Qubico/flux1-dev-advanced' ? ADVANCED_TASK_TYPES : BASIC_TASK_TYPES,
     })),
     parameters: Object.fromEntries(PIAPI_TASK_TYPES.map((taskType) => [taskType, { schema: TASK_INPUTS[taskType] }])),

@@ -377,7 +377,7 @@ export const pixeldojoAdapter: ProviderAdapter<{ endpoint?: PixeldojoEndpoint }>
     read: readPixeldojoWebhook,
   },
   editor: {
-    models: Object.entries(FLUX_MODEL_CREDITS).map(([id, credits]) => ({ id, price: `${credits} cr/image` })),
+    models: Object.entries(FLUX_MODEL_CREDITS).map(([id, credits]) => ({ id, price: `${credits} cr` })),
     modelsEndpoint: 'image-gen/pixeldojo/models',
     // The /flux parameters; a jobs API model's come with it from PixelDojo's catalogue.
     parameters: { '*': { schema: fluxRequestSchema, filledByNode: ['prompt', 'model'] } },

@@ -14,7 +14,7 @@ const JOBS_LISTED = 100;
 /** Saved images kept for the sidebar, newest first. */
 const IMAGES_KEPT = 12;
 /** At most one change notice per this long, however busy a batch is. */
-const NOTICE_EVERY_MS = 500;
+export const NOTICE_EVERY_MS = 500;
 
 const savedImageNoteSchema = z.object({
   node: z.string(),

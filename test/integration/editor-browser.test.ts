@@ -219,6 +219,7 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
       const text = await page.locator('.red-ui-tray').last().innerText();
       assert.doesNotMatch(text, new RegExp(`${type}\\.(label|placeholder)\\.`), `${type}: untranslated labels`);
       await checkSettings(page, 'node-input', type, SETTING_CHECKS[type] ?? []);
+      assert.deepEqual(await cutOffChoices(page), [], `${type}: choices wider than their select`);
       if (type === 'flux-generate') {
         // A trial click waits until the tray has stopped sliding in.
         await page.locator('#node-dialog-ok').click({ trial: true });
@@ -233,6 +234,7 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
         assert.doesNotMatch(await config.innerText(), /provider-config\.(label|placeholder)\./);
         await page.locator('#node-config-dialog-ok').click({ trial: true });
         await config.screenshot({ path: path.join(SCREENSHOTS, 'dialog-provider-config.png'), style: QUIET });
+        assert.deepEqual(await cutOffChoices(page), [], 'provider-config: choices wider than their select');
         await checkSettings(page, 'node-config-input', 'provider-config', PROVIDER_CONFIG_CHECKS);
         await page.click('#node-config-dialog-cancel');
         await kind.waitFor({ state: 'detached' });
@@ -550,6 +552,30 @@ async function chooseModel(page: Page, model: string): Promise<void> {
     input.value = id;
     input.dispatchEvent(new Event('change', { bubbles: true }));
   }, model);
+}
+
+/**
+ * The choices of the open dialog's visible setting selects whose text is wider than the select shows (its
+ * width less the arrow), measured in the select's own font: a choice the user cannot read whole.
+ */
+async function cutOffChoices(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const context = document.createElement('canvas').getContext('2d') as CanvasRenderingContext2D;
+    const tray = Array.from(document.querySelectorAll('.red-ui-tray')).at(-1) as Element;
+    return (
+      Array.from(tray.querySelectorAll('select'))
+        // The node's own settings; the editor's own selects (the config node's scope, listing flow names) are not the pack's.
+        .filter((select) => select.offsetParent !== null && /^node-(config-)?input-/.test(select.id))
+        .flatMap((select) => {
+          const style = getComputedStyle(select);
+          context.font = `${style.fontSize} ${style.fontFamily}`;
+          const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 16;
+          return Array.from(select.options)
+            .filter((option) => context.measureText(option.text).width > room)
+            .map((option) => `#${select.id}: "${option.text}" (${Math.round(context.measureText(option.text).width)} px in ${Math.round(room)} px)`);
+        })
+    );
+  });
 }
 
 /** Waits until the editor shows no tray (edit dialog). */

@@ -1,3 +1,4 @@
+import { NOTICE_EVERY_MS } from '../../nodes/shared/overview';
 import type { ProviderConnection } from '../../lib/providers';
 import type { SandboxServer } from '../../lib/sandbox';
 import { helper, nodeModule } from './node-red';
@@ -87,10 +88,12 @@ export async function loadFlow(
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Node's count of open timers and sockets, to prove a close left none behind. Counted a turn
- * later, so a timer whose callback is still returning is not mistaken for a live one.
+ * Node's count of open timers and sockets, to prove a close left none behind. Counted once the
+ * sidebar's change notice (sent at most once per NOTICE_EVERY_MS after a status change) has gone
+ * out, and a turn later, so a timer whose callback is still returning is not mistaken for a live one.
  */
 export async function openHandles(): Promise<Record<string, number>> {
+  await sleep(NOTICE_EVERY_MS + 50);
   await new Promise((resolve) => setImmediate(resolve));
   const counts: Record<string, number> = {};
   for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeAPI } from 'node-red';
+import { handedOnJobs } from '../../../lib/jobs/complete';
 import { overviewOf } from '../../../nodes/shared/overview';
 import type { Overview } from '../../../nodes/shared/overview';
 import { loadFlow } from '../../support/flow';
@@ -60,5 +61,11 @@ describe("the image-gen sidebar's overview: pending jobs, spending, saved images
     assert.equal(spend.config, 'cfg');
     assert.equal(spend.budget.submits, 2);
     assert.doesNotMatch(JSON.stringify(seen), /apiKey|credentials/);
+    // Its provider config closed (a full deploy), the handed-on job's slot closes with it, and leaves the list.
+    await helper.unload();
+    assert.deepEqual(
+      handedOnJobs(100).oldest.filter((handed) => handed.owner === 'hands'),
+      [],
+    );
   });
 });
