@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { REPO_ROOT } from '../../scripts/node-red-home';
 import { clearFirstRunOverlays, ensureChromium, launchChromium, settleFirstRun, watchPage } from '../support/browser';
-import { startInstalledRuntime } from '../support/runtime';
+import { injectNode, onTab, startInstalledRuntime } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
 
 interface FlowNode {
@@ -381,39 +381,10 @@ describe('the editor in a real browser: Debian chromium, Node-RED with default s
     // A job that never finishes stays pending in the journal while its node waits for it.
     const waiting = [
       { id: 'sb.tab', type: 'tab', label: 'sidebar' },
-      {
-        id: 'sb.inject',
-        type: 'inject',
-        z: 'sb.tab',
-        x: 120,
-        y: 60,
-        name: 'a pending job',
-        props: [{ p: 'payload' }],
-        repeat: '',
-        crontab: '',
-        once: false,
-        onceDelay: 0.1,
-        topic: '',
-        payload: 'a tower [sandbox:never]',
-        payloadType: 'str',
-        wires: [['sb.gen']],
-      },
-      {
-        id: 'sb.gen',
-        type: 'flux-generate',
-        z: 'sb.tab',
-        x: 320,
-        y: 60,
-        name: 'never ends',
-        provider: 'image-gen.sandbox',
-        endpoint: 'jobs',
-        model: 'flux-dev',
-        prompt: '',
-        params: {},
-        completion: 'wait',
-        download: false,
-        wires: [[]],
-      },
+      ...onTab('sb.tab', [
+        { ...injectNode('sb.inject', 'a tower [sandbox:never]', ['sb.gen']), name: 'a pending job' },
+        { id: 'sb.gen', type: 'flux-generate', name: 'never ends', provider: 'image-gen.sandbox', endpoint: 'jobs', model: 'flux-dev', wires: [[]] },
+      ]),
     ];
     // A touch import places the nodes where they are, instead of attaching them to the mouse.
     await page.evaluate((nodes) => RED.view.importNodes(nodes, { touchImport: true }), waiting);

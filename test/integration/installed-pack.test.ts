@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../../scripts/node-red-home';
 import { installedPack, packedPack } from '../support/installed-pack';
 import type { PackedPack } from '../support/installed-pack';
 import { waitFor } from '../support/net';
-import { startInstalledRuntime } from '../support/runtime';
+import { catchAll, injectNode, logDebug, onTab, startInstalledRuntime, tinyLocalSd } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
 
 const run = promisify(execFile);
@@ -26,15 +26,6 @@ const CORE_STARTUP_WARNINGS = [
   // The first line of Node-RED's banner about the credential key it generated (the banner's text follows on plain lines).
   /\[warn\]\s*$/,
 ];
-
-/** Presses an inject button; its route answers 404 until a fresh deploy has started the flow. */
-async function pressInject(runtime: Runtime, id: string): Promise<void> {
-  for (const deadline = Date.now() + 10_000; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
-    const answer = await runtime.call('POST', `/inject/${id}`);
-    if (answer.status === 200) return;
-    assert.ok(answer.status === 404 && Date.now() < deadline, `inject ${id}: ${answer.status} ${answer.text}`);
-  }
-}
 
 describe('the pack installed from its npm tarball into a Node-RED with default settings', function () {
   this.timeout(240_000);
@@ -104,25 +95,15 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
       const tab = 'no-ort';
       await bare.deploy([
         { id: tab, type: 'tab', label: tab },
-        { id: 'go', type: 'inject', z: tab, x: 100, y: 100, props: [{ p: 'payload' }], payload: 'a cat', payloadType: 'str', wires: [['sd']] },
-        {
-          id: 'sd',
-          type: 'local-sd',
-          z: tab,
-          x: 300,
-          y: 100,
-          model: 'sandbox-tiny-sd',
-          device: 'cpu',
-          threads: 0,
-          prompt: '',
-          params: { width: 64, height: 64 },
-          wires: [[]],
-        },
-        { id: 'c', type: 'catch', z: tab, x: 100, y: 160, scope: null, wires: [['bad']] },
-        { id: 'bad', type: 'debug', z: tab, x: 300, y: 160, name: 'caught', active: true, console: true, tosidebar: false, complete: 'error', wires: [] },
+        ...onTab(tab, [
+          injectNode('go', 'a cat', ['sd']),
+          tinyLocalSd('sd', { width: 64, height: 64 }, []),
+          catchAll('c', 'bad'),
+          logDebug('bad', 'caught', 'error'),
+        ]),
       ]);
       const logStart = bare.log().length;
-      await pressInject(bare, 'go');
+      await bare.press('go');
       await waitFor(() => bare?.log().slice(logStart).includes('[debug:caught]'), 20_000, 'the error');
       assert.ok(bare.log().slice(logStart).includes(ONNXRUNTIME_CPU_INSTALL), bare.log().slice(logStart));
     });
@@ -134,26 +115,16 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
       const tab = 'with-ort';
       await runtime.deploy([
         { id: tab, type: 'tab', label: tab },
-        { id: 'go', type: 'inject', z: tab, x: 100, y: 100, props: [{ p: 'payload' }], payload: 'a cat', payloadType: 'str', wires: [['sd']] },
-        {
-          id: 'sd',
-          type: 'local-sd',
-          z: tab,
-          x: 300,
-          y: 100,
-          model: 'sandbox-tiny-sd',
-          device: 'cpu',
-          threads: 0,
-          prompt: '',
-          params: { width: 64, height: 64, num_inference_steps: 2 },
-          wires: [['ok']],
-        },
-        { id: 'ok', type: 'debug', z: tab, x: 500, y: 100, name: 'local image', active: true, console: true, tosidebar: false, complete: 'job', wires: [] },
-        { id: 'c', type: 'catch', z: tab, x: 100, y: 160, scope: null, wires: [['bad']] },
-        { id: 'bad', type: 'debug', z: tab, x: 300, y: 160, name: 'caught', active: true, console: true, tosidebar: false, complete: 'error', wires: [] },
+        ...onTab(tab, [
+          injectNode('go', 'a cat', ['sd']),
+          tinyLocalSd('sd', { width: 64, height: 64, num_inference_steps: 2 }, ['ok']),
+          logDebug('ok', 'local image', 'job'),
+          catchAll('c', 'bad'),
+          logDebug('bad', 'caught', 'error'),
+        ]),
       ]);
       const logStart = runtime.log().length;
-      await pressInject(runtime, 'go');
+      await runtime.press('go');
       await waitFor(() => /\[debug:(local image|caught)\]/.test(runtime.log().slice(logStart)), 60_000, 'the local image');
       assert.ok(runtime.log().slice(logStart).includes('[debug:local image]'), runtime.log().slice(logStart));
     });
@@ -185,7 +156,7 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
         // The sandbox calls back over loopback when the Webhook URL is empty, on whatever port Node-RED has.
         { id: 'cfg', type: 'provider-config', name: 'sandbox', kind: 'sandbox', webhookBaseUrl: '', webhookGrace: '60' },
         { id: 'hook', type: 'job-webhook', z: tab, x: 100, y: 40, path: '/image-gen/webhook', wires: [[]] },
-        { id: 'go', type: 'inject', z: tab, x: 100, y: 100, props: [{ p: 'payload' }], payload: 'a paper boat', payloadType: 'str', wires: [['gen']] },
+        { ...injectNode('go', 'a paper boat', ['gen']), z: tab, x: 100, y: 100 },
         { id: 'gen', z: tab, x: 300, y: 100, provider: 'cfg', prompt: '', completion: 'webhook', download: false, ...node, wires: [['done']] },
         {
           id: 'done',
@@ -204,7 +175,7 @@ describe('the pack installed from its npm tarball into a Node-RED with default s
         { id: 'bad', type: 'debug', z: tab, x: 300, y: 160, name: 'caught', active: true, console: true, tosidebar: false, complete: 'error', wires: [] },
       ]);
       const logStart = runtime.log().length;
-      await pressInject(runtime, 'go');
+      await runtime.press('go');
       const pressedAt = Date.now();
       await waitFor(
         () => runtime.log().slice(logStart).includes(`[debug:${provider} by webhook]`) || runtime.log().slice(logStart).includes('[debug:caught]'),

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { JOURNAL_FILE } from '../../lib/jobs/journal';
 import type { JournalEntry } from '../../lib/jobs/journal';
 import { waitFor } from '../support/net';
-import { startRuntime } from '../support/runtime';
+import { catchAll, injectNode, logDebug, onTab, startRuntime } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
 import { journaledJobs, writeJournal } from '../support/journal';
 
@@ -28,12 +28,14 @@ function flowWithJobPoll(setting: Record<string, string>): unknown[] {
       ...setting,
       wires: [['ok']],
     },
-    { id: 'ok', type: 'debug', z: 'tab', x: 500, y: 100, name: 'resumed', active: true, console: true, tosidebar: false, complete: 'true', wires: [] },
-    { id: 'c', type: 'catch', z: 'tab', x: 100, y: 160, scope: null, wires: [['bad']] },
-    { id: 'bad', type: 'debug', z: 'tab', x: 300, y: 160, name: 'caught', active: true, console: true, tosidebar: false, complete: 'error', wires: [] },
-    { id: 'go', type: 'inject', z: 'tab', x: 100, y: 220, props: [{ p: 'payload' }], payload: 'a cat', payloadType: 'str', wires: [['wa']] },
-    { id: 'wa', type: 'workers-ai', z: 'tab', x: 300, y: 220, provider: 'cfg', endpoint: 'worker', model: '', prompt: '', params: {}, wires: [['made']] },
-    { id: 'made', type: 'debug', z: 'tab', x: 500, y: 220, name: 'still working', active: true, console: true, tosidebar: false, complete: 'job', wires: [] },
+    ...onTab('tab', [
+      logDebug('ok', 'resumed'),
+      catchAll('c', 'bad'),
+      logDebug('bad', 'caught', 'error'),
+      injectNode('go', 'a cat', ['wa']),
+      { id: 'wa', type: 'workers-ai', provider: 'cfg', endpoint: 'worker', model: '', prompt: '', params: {}, wires: [['made']] },
+      logDebug('made', 'still working', 'job'),
+    ]),
   ];
 }
 
@@ -45,13 +47,6 @@ const journaledJob: JournalEntry = {
   msg: { topic: 'nightly batch', payload: 'a lighthouse' },
   submittedAt: '2026-12-02T23:00:00.000Z',
 };
-
-async function pressInject(runtime: Runtime, id: string): Promise<void> {
-  for (let answer = await runtime.call('POST', `/inject/${id}`); answer.status !== 200; answer = await runtime.call('POST', `/inject/${id}`)) {
-    assert.equal(answer.status, 404, answer.text);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('a real Node-RED with a troubled pending-job journal keeps running, across restarts', function () {
   this.timeout(120_000);
@@ -76,7 +71,7 @@ describe('a real Node-RED with a troubled pending-job journal keeps running, acr
         assert.match(runtime.log(), /job-poll.s settings cannot be used: (timeout|initialDelay): must be 1 to 86400000/);
         // Node-RED is still up and its flows still work.
         const logStart = runtime.log().length;
-        await pressInject(runtime, 'go');
+        await runtime.press('go');
         await waitFor(() => runtime?.log().slice(logStart).includes('[debug:still working]'), 20_000, 'a generation after the error');
         await runtime.stop({ keepUserDir: true });
         runtime = undefined;
@@ -93,7 +88,7 @@ describe('a real Node-RED with a troubled pending-job journal keeps running, acr
     await waitFor(() => runtime?.log().includes('cannot be read'), 20_000, 'the warning');
     assert.match(runtime.log(), /\[warn\].*pending-job journal .* cannot be read \(EISDIR\)/);
     const logStart = runtime.log().length;
-    await pressInject(runtime, 'go');
+    await runtime.press('go');
     await waitFor(() => runtime?.log().slice(logStart).includes('[debug:still working]'), 20_000, 'a generation');
   });
 });

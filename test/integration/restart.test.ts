@@ -5,7 +5,7 @@ import { JOURNAL_FILE } from '../../lib/jobs/journal';
 import { SANDBOX_API_KEY, startSandbox } from '../../lib/sandbox';
 import type { SandboxServer } from '../../lib/sandbox';
 import { waitFor } from '../support/net';
-import { startRuntime } from '../support/runtime';
+import { injectNode, onTab, startRuntime } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
 import { journaledJobs } from '../support/journal';
 import { RECENT_IMAGES_FILE } from '../../nodes/shared/overview';
@@ -38,38 +38,15 @@ describe('a paid job survives a Node-RED restart', function () {
         baseUrl: sandbox.baseUrl('pixeldojo'),
         credentials: { apiKey: SANDBOX_API_KEY },
       },
-      injectInto('gen', 'a lighthouse', 'keep-this-topic'),
-      {
-        id: 'gen',
-        type: 'flux-generate',
-        z: 'tab',
-        x: 300,
-        y: 100,
-        provider: 'cfg',
-        endpoint: 'jobs',
-        model: 'flux-dev',
-        params: {},
-        completion: 'wait',
-        wires: [['show']],
-      },
-      {
-        id: 'show',
-        type: 'debug',
-        z: 'tab',
-        x: 500,
-        y: 100,
-        name: 'after restart',
-        active: true,
-        console: true,
-        tosidebar: false,
-        complete: 'true',
-        wires: [],
-      },
+      ...onTab('tab', [
+        injectNode('go', 'a lighthouse', ['gen'], 'keep-this-topic'),
+        { id: 'gen', type: 'flux-generate', provider: 'cfg', endpoint: 'jobs', model: 'flux-dev', params: {}, completion: 'wait', wires: [['show']] },
+        { id: 'show', type: 'debug', name: 'after restart', active: true, console: true, tosidebar: false, complete: 'true', wires: [] },
+      ]),
     ];
-    const deployed = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
-    assert.equal(deployed.status, 204, deployed.text);
+    await runtime.deploy(flow);
     sandbox.scriptJobs('pixeldojo', { durationMs: 15_000 });
-    await pressInject(runtime, 'go');
+    await runtime.press('go');
     const journalFile = path.join(userDir, JOURNAL_FILE);
     await waitFor(() => journaledJobs(journalFile)[0]?.job.id, 10_000, 'the job in the journal');
 
@@ -95,35 +72,14 @@ describe('a paid job survives a Node-RED restart', function () {
     const flow = [
       { id: 'tab', type: 'tab', label: 'images' },
       { id: 'cfg', type: 'provider-config', name: 'sandbox', kind: 'sandbox' },
-      injectInto('gen', 'a lighthouse'),
-      {
-        id: 'gen',
-        type: 'flux-generate',
-        z: 'tab',
-        x: 300,
-        y: 100,
-        provider: 'cfg',
-        endpoint: 'flux',
-        model: 'flux-pro',
-        params: { seed: 42 },
-        completion: 'wait',
-        wires: [['save']],
-      },
-      {
-        id: 'save',
-        type: 'save-image',
-        z: 'tab',
-        x: 500,
-        y: 100,
-        directory: 'images',
-        filename: '{seed}-{index}',
-        collision: 'unique',
-        preview: true,
-        wires: [[]],
-      },
+      ...onTab('tab', [
+        injectNode('go', 'a lighthouse', ['gen']),
+        { id: 'gen', type: 'flux-generate', provider: 'cfg', endpoint: 'flux', model: 'flux-pro', params: { seed: 42 }, completion: 'wait', wires: [['save']] },
+        { id: 'save', type: 'save-image', directory: 'images', filename: '{seed}-{index}', collision: 'unique', preview: true, wires: [[]] },
+      ]),
     ];
     await runtime.deploy(flow);
-    await pressInject(runtime, 'go');
+    await runtime.press('go');
     const images = async () =>
       ((await runtime?.call('GET', '/image-gen/overview'))?.json() as { images: Array<{ file: string; seed?: number; src: string }> }).images;
     let before: Awaited<ReturnType<typeof images>> = [];
@@ -157,28 +113,27 @@ describe('a paid job survives a Node-RED restart', function () {
         webhookBaseUrl: `http://127.0.0.1:${port}`,
         webhookGrace: '3600',
       },
-      injectInto('gen', 'a kite', 'handed-on'),
-      {
-        id: 'gen',
-        type: 'piapi-task',
-        z: 'tab',
-        x: 300,
-        y: 100,
-        provider: 'cfg',
-        model: 'Qubico/flux1-schnell',
-        taskType: 'txt2img',
-        params: {},
-        completion: 'job',
-        wires: [['poll']],
-      },
-      // Polling would start after an hour: only the webhook can complete the job within the test.
-      { id: 'poll', type: 'job-poll', z: 'tab', x: 500, y: 100, provider: 'cfg', initialDelay: '3600000', maxDelay: '3600000', timeout: '', wires: [['show']] },
-      { id: 'hook', type: 'job-webhook', z: 'tab', x: 300, y: 200, path: '/image-gen/webhook', wires: [[]] },
-      { id: 'show', type: 'debug', z: 'tab', x: 700, y: 100, name: 'by webhook', active: true, console: true, tosidebar: false, complete: 'true', wires: [] },
+      ...onTab('tab', [
+        injectNode('go', 'a kite', ['gen'], 'handed-on'),
+        {
+          id: 'gen',
+          type: 'piapi-task',
+          provider: 'cfg',
+          model: 'Qubico/flux1-schnell',
+          taskType: 'txt2img',
+          params: {},
+          completion: 'job',
+          wires: [['poll']],
+        },
+        // Polling would start after an hour: only the webhook can complete the job within the test.
+        { id: 'poll', type: 'job-poll', provider: 'cfg', initialDelay: '3600000', maxDelay: '3600000', timeout: '', wires: [['show']] },
+        { id: 'hook', type: 'job-webhook', path: '/image-gen/webhook', wires: [[]] },
+        { id: 'show', type: 'debug', name: 'by webhook', active: true, console: true, tosidebar: false, complete: 'true', wires: [] },
+      ]),
     ];
     await runtime.deploy(flow);
     sandbox.scriptJobs('piapi', { durationMs: 12_000 });
-    await pressInject(runtime, 'go');
+    await runtime.press('go');
     const journalFile = path.join(userDir, JOURNAL_FILE);
     await waitFor(() => journaledJobs(journalFile).find((entry) => entry.nodeId === 'poll' && entry.job.id), 10_000, "job-poll's journal entry");
     assert.ok(journaledJobs(journalFile).find((entry) => entry.nodeId === 'poll')?.webhookSecretHash, "the entry keeps the webhook secret's digest");
@@ -198,27 +153,3 @@ describe('a paid job survives a Node-RED restart', function () {
     assert.deepEqual(journaledJobs(journalFile), []);
   });
 });
-
-/** An inject node `go` on tab `tab` that sends `payload` (and `topic`) to `target` when pressed. */
-function injectInto(target: string, payload: string, topic?: string): Record<string, unknown> {
-  return {
-    id: 'go',
-    type: 'inject',
-    z: 'tab',
-    x: 100,
-    y: 100,
-    wires: [[target]],
-    props: [{ p: 'payload' }, ...(topic === undefined ? [] : [{ p: 'topic', vt: 'str' }])],
-    payload,
-    payloadType: 'str',
-    ...(topic === undefined ? {} : { topic }),
-    repeat: '',
-    crontab: '',
-    once: false,
-  };
-}
-
-/** Presses an inject node's button through the admin API, once the deployed flow has started it. */
-async function pressInject(runtime: Runtime, id: string): Promise<void> {
-  while ((await runtime.call('POST', `/inject/${id}`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
-}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ONNXRUNTIME_MISSING } from '../../lib/local/runner-protocol';
 import { waitFor } from '../support/net';
-import { startRuntime } from '../support/runtime';
+import { catchAll, injectNode, logDebug, onTab, startRuntime, tinyLocalSd } from '../support/runtime';
 import type { Runtime } from '../support/runtime';
 
 describe('Node-RED where onnxruntime-node is not installed', function () {
@@ -28,29 +28,18 @@ describe('Node-RED where onnxruntime-node is not installed', function () {
     const flow = [
       { id: 't', type: 'tab', label: 't' },
       { id: 'cfg', type: 'provider-config', name: 'sandbox', kind: 'sandbox' },
-      { id: 'in1', type: 'inject', z: 't', x: 100, y: 100, props: [{ p: 'payload' }], payload: 'a cat', payloadType: 'str', wires: [['sd', 'wa']] },
-      {
-        id: 'sd',
-        type: 'local-sd',
-        z: 't',
-        x: 300,
-        y: 100,
-        model: 'sandbox-tiny-sd',
-        device: 'cpu',
-        threads: 0,
-        prompt: '',
-        params: { width: 64, height: 64 },
-        wires: [[]],
-      },
-      { id: 'wa', type: 'workers-ai', z: 't', x: 300, y: 160, provider: 'cfg', endpoint: 'worker', model: '', prompt: '', params: {}, wires: [['ok']] },
-      { id: 'ok', type: 'debug', z: 't', x: 500, y: 160, name: 'cloud-ok', console: true, complete: 'job', active: true, wires: [] },
-      { id: 'c', type: 'catch', z: 't', x: 100, y: 220, scope: null, wires: [['bad']] },
-      { id: 'bad', type: 'debug', z: 't', x: 300, y: 220, name: 'caught', console: true, complete: 'error', active: true, wires: [] },
+      ...onTab('t', [
+        injectNode('in1', 'a cat', ['sd', 'wa']),
+        tinyLocalSd('sd', { width: 64, height: 64 }, []),
+        { id: 'wa', type: 'workers-ai', provider: 'cfg', endpoint: 'worker', model: '', prompt: '', params: {}, wires: [['ok']] },
+        logDebug('ok', 'cloud-ok', 'job'),
+        catchAll('c', 'bad'),
+        logDebug('bad', 'caught', 'error'),
+      ]),
     ];
-    assert.equal((await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } })).status, 204);
+    await runtime.deploy(flow);
     const start = runtime.log().length;
-    for (let answer = await runtime.call('POST', '/inject/in1'); answer.status === 404; answer = await runtime.call('POST', '/inject/in1'))
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    await runtime.press('in1');
     await waitFor(
       () => runtime.log().slice(start).includes('[debug:caught]') && runtime.log().slice(start).includes('[debug:cloud-ok]'),
       20_000,

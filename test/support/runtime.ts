@@ -31,12 +31,55 @@ export interface Runtime {
   ): Promise<RuntimeAnswer>;
   /** A full deploy of `flow` (without authentication). */
   deploy(flow: unknown[]): Promise<void>;
+  /** Presses an inject node's button; its route answers 404 until a fresh deploy has started the flow. */
+  press(injectId: string): Promise<void>;
   /** Node-RED's exit code, or null while it runs. */
   exitCode: () => number | null;
   /** Kills Node-RED with SIGKILL (a power cut), keeping its user directory. */
   kill(): Promise<void>;
   /** Stops Node-RED; the user directory is removed unless `keepUserDir` (for a restart test). */
   stop(options?: { keepUserDir?: boolean }): Promise<void>;
+}
+
+type FlowNode = Record<string, unknown>;
+
+/**
+ * Nodes on the flow tab `tab`, each placed on the canvas (a node without coordinates is read as a
+ * config node), one row apart, where they do not say otherwise.
+ */
+export function onTab(tab: string, nodes: FlowNode[]): FlowNode[] {
+  return nodes.map((node, index) => ({ z: tab, x: 200, y: 60 + 60 * index, ...node }));
+}
+
+/** An inject node that sends `payload` (a string) and, when given, `topic` to `targets`: pressed with Runtime.press. */
+export function injectNode(id: string, payload: string, targets: string[], topic?: string): FlowNode {
+  return {
+    id,
+    type: 'inject',
+    props: [{ p: 'payload' }, ...(topic === undefined ? [] : [{ p: 'topic', vt: 'str' }])],
+    payload,
+    payloadType: 'str',
+    ...(topic === undefined ? {} : { topic }),
+    repeat: '',
+    crontab: '',
+    once: false,
+    wires: [targets],
+  };
+}
+
+/** A debug node that prints `complete` ('true' for the whole message) to Node-RED's log, as `[debug:<name>]`, for a test to wait for. */
+export function logDebug(id: string, name: string, complete = 'true'): FlowNode {
+  return { id, type: 'debug', name, active: true, console: true, tosidebar: false, complete, wires: [] };
+}
+
+/** A Catch node for every error on its tab, wired to `target`. */
+export function catchAll(id: string, target: string): FlowNode {
+  return { id, type: 'catch', scope: null, uncaught: false, wires: [[target]] };
+}
+
+/** A local-sd node on the sandbox's tiny generated model, on this machine's CPU. */
+export function tinyLocalSd(id: string, params: Record<string, unknown>, targets: string[]): FlowNode {
+  return { id, type: 'local-sd', model: 'sandbox-tiny-sd', device: 'cpu', threads: 0, prompt: '', params, wires: [targets] };
 }
 
 /** settings.js adminAuth with an `admin` (every permission) and a read-only `viewer`; each password is `pw-<name>`. */
@@ -117,6 +160,13 @@ async function watch(child: ChildProcess, port: number, userDir: string): Promis
     async deploy(flow) {
       const answer = await runtime.call('POST', '/flows', { body: flow, headers: { 'node-red-deployment-type': 'full' } });
       assert.equal(answer.status, 204, answer.text);
+    },
+    async press(injectId) {
+      for (const deadline = Date.now() + 10_000; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        const answer = await runtime.call('POST', `/inject/${injectId}`);
+        if (answer.status === 200) return;
+        assert.ok(answer.status === 404 && Date.now() < deadline, `inject ${injectId}: ${answer.status} ${answer.text}`);
+      }
     },
     exitCode: () => child.exitCode ?? (child.signalCode ? 128 : null),
     async kill() {
